@@ -1,0 +1,64 @@
+"""The `factorbench` command line: one subcommand module per verb under `benchmark/commands/`.
+
+Each module in `COMMANDS` exposes `add_parser(subparsers)` (registering its parser and setting
+`func`) and keeps its heavy imports inside the function that runs, so `factorbench --help` is fast.
+User mistakes (bad names, bad values, missing files) end as one line on stderr and exit code 2;
+set FACTORBENCH_DEBUG=1 to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# Order = order in --help. Add a module here when its verb works end to end.
+COMMANDS = ("quickstart", "datasets")
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="factorbench",
+        description="A JAX benchmark suite for disentangled representations: ground-truth datasets, "
+        "the VAE family, every established metric, and a static leaderboard.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"factorbench.benchmark.commands.{name}").add_parser(sub)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("factorbench")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except KeyboardInterrupt:
+        print("factorbench: interrupted", file=sys.stderr)
+        return 130
+    except (UserError, ValueError, KeyError, FileNotFoundError, NotImplementedError) as err:
+        if os.environ.get("FACTORBENCH_DEBUG"):
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"factorbench: error: {message}", file=sys.stderr)
+        return 2
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per `factorbench` subcommand; see `factorbench.benchmark.cli`."""
