@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import sys
 
-# Order = order in --help. Add a module here when its verb works end to end.
-COMMANDS = ("quickstart", "datasets")
+# Order = order in --help. A verb whose module does not exist yet is simply not offered.
+COMMANDS = (
+    "quickstart", "datasets", "train", "evaluate", "submit", "reproduce", "sweep", "compare", "results", "leaderboard",
+)
 
 
 class UserError(Exception):
@@ -30,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"factorbench.benchmark.commands.{name}").add_parser(sub)
+        module_name = f"factorbench.benchmark.commands.{name}"
+        if importlib.util.find_spec(module_name) is not None:
+            importlib.import_module(module_name).add_parser(sub)
     return parser
 
 
