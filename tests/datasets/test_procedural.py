@@ -8,7 +8,15 @@ import pytest
 from factorbench import datasets
 from factorbench.datasets.sprites import base_sprites, full_grid_sha256
 
-PROCEDURAL = ["sprites", "sprites_color", "sprites_noisy", "sprites_textured", "sprites_noshape", "xysquares", "identity"]
+PROCEDURAL = [
+    "sprites",
+    "sprites_color",
+    "sprites_noisy",
+    "sprites_textured",
+    "sprites_noshape",
+    "xysquares",
+    "identity",
+]
 # sha256 of the whole `sprites` grid (737,280 x 64 x 64 uint8, index order). A change to the geometry must
 # change this number on purpose, together with the dataset's version.
 SPRITES_SHA256 = "6d566664746f017f29f0ad588ddd9fe72fedad1da18254363b4171872fc6c51d"
