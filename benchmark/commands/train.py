@@ -1,0 +1,117 @@
+"""`factorbench train`: train seeds (and hyperparameter values) of one objective as one ensemble.
+
+    factorbench train --dataset sprites --model beta_vae --beta 4 --seeds 0-9 --steps 300000 --out runs/
+
+Every hyperparameter of every objective is a flag (`--beta`, `--gamma`, `--c-max`, `--lambda-od`, ...);
+giving several values (`--beta 1 4 16`) trains every value with every seed, all in one compiled program.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+
+def parse_seeds(text: str) -> list[int]:
+    """"0-9" -> 0..9; "0,3,5" -> [0, 3, 5]; "2-4,8" -> [2, 3, 4, 8]."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            if "-" in part:
+                lo, hi = part.split("-", 1)
+                lo_i, hi_i = int(lo), int(hi)
+                if hi_i < lo_i:
+                    raise ValueError
+                seeds.extend(range(lo_i, hi_i + 1))
+            else:
+                seeds.append(int(part))
+            if seeds[-1] < 0:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"--seeds: cannot read {part!r}; write a range like 0-9 or a list like 0,3,5") from None
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds lists a seed twice: {text}")
+    return seeds
+
+
+def _hparam_names() -> dict[str, type]:
+    from factorbench.models.objectives import OBJECTIVES
+
+    names: dict[str, type] = {}
+    for spec in OBJECTIVES.values():
+        for name, default in spec.defaults.items():
+            if isinstance(default, (int, float)) and not isinstance(default, bool):
+                names.setdefault(name, type(default))
+    return names
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("train", help="train seeds / hyperparameter values of one objective as one ensemble",
+                            description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", required=True, help="dataset name (factorbench datasets list)")
+    parser.add_argument("--model", required=True, help="objective: ae, vae, beta_vae, annealed_vae, factor_vae, "
+                        "beta_tc_vae, dip_vae_i, dip_vae_ii, qlae, qlvae")
+    parser.add_argument("--seeds", default="0", help="seeds: a range 0-9 or a list 0,3,5 (default 0)")
+    parser.add_argument("--steps", type=int, default=300_000, help="updates per model (default 300000, the study's)")
+    parser.add_argument("--out", type=Path, default=Path("runs"), help="parent folder of the run directories")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--architecture", default="conv", choices=("conv", "fc"))
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--log-every", type=int, default=500, help="updates between log lines (and per compiled call)")
+    parser.add_argument("--checkpoint-every", type=int, default=10_000)
+    parser.add_argument("--dlib-step-counter", action="store_true",
+                        help="FactorVAE: run steps/2 updates, as disentanglement_lib's double-counted global step did")
+    parser.add_argument("--strategy", choices=("unrolled", "loop", "vmap"), default=None,
+                        help="how members share the program (default: unrolled on CPU, vmap on accelerators)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--store", type=Path, help="results database the runs are recorded in (default "
+                        "$FACTORBENCH_RESULTS or ./factorbench-results/results.db)")
+    parser.add_argument("--no-store", action="store_true", help="record nothing in the results store")
+    group = parser.add_argument_group("hyperparameters (one or more values each; defaults are the objective's)")
+    for name, kind in _hparam_names().items():
+        group.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", type=kind, nargs="+", default=None,
+                           metavar=name.upper())
+    parser.set_defaults(func=run)
+
+
+def members_from_args(args: argparse.Namespace) -> tuple[str, list[dict]]:
+    """(objective name, members) from parsed arguments; unknown hyperparameters for the model raise ValueError."""
+    from factorbench.models.objectives import get
+
+    spec = get(args.model)
+    given = {k[3:]: v for k, v in vars(args).items() if k.startswith("hp_") and v is not None}
+    wrong = sorted(set(given) - set(spec.defaults))
+    if wrong:
+        flags = ", ".join("--" + w.replace("_", "-") for w in wrong)
+        takes = ", ".join("--" + w.replace("_", "-") for w in spec.defaults) or "no hyperparameters"
+        raise ValueError(f"{spec.name} does not take {flags}; it takes {takes}")
+    seeds = parse_seeds(args.seeds)
+    names = sorted(given)
+    members = []
+    for values in itertools.product(*(given[n] for n in names)):
+        for seed in seeds:
+            members.append({"seed": seed, **dict(zip(names, values))})
+    return spec.name, members
+
+
+def run(args: argparse.Namespace) -> None:
+    from factorbench.models import train_ensemble
+
+    objective, members = members_from_args(args)
+    if args.steps < 1:
+        raise ValueError(f"--steps must be positive, got {args.steps}")
+    log_every = max(1, args.log_every)
+    checkpoint_every = max(log_every, args.checkpoint_every // log_every * log_every)
+    dirs = train_ensemble(args.dataset, objective, members, args.steps, args.out, batch_size=args.batch_size,
+                          architecture=args.architecture, checkpoint_every=checkpoint_every, log_every=log_every,
+                          progress=not args.no_progress, learning_rate=args.learning_rate,
+                          dlib_step_counter=args.dlib_step_counter, strategy=args.strategy)
+    print(f"trained {len(dirs)} model(s):")
+    for d in dirs:
+        print(f"  {d}")
+    if not args.no_store:
+        from factorbench.benchmark.runs import record_trained
+
+        record_trained(dirs, args.store)

@@ -1,0 +1,385 @@
+"""`train_ensemble`: train several members of one objective as one compiled program, with run directories.
+
+A member is {"seed": int, **hyperparameters}. Each member gets its own run directory:
+
+    <out_dir>/<dataset>-<objective>-<hparams>-seed<seed>/
+        config.json               what was trained, status "running" | "done", device, versions, seconds
+        log.jsonl                 one line per `log_every` updates: step, loss terms (chunk means), steps/s
+        checkpoints/<step>/       orbax, every `checkpoint_every` updates and at the end
+        encoder_mean.jaxexport    images (b, 64, 64, C) float32 [0, 1] -> means (b, D)
+        encoder_gaussian.jaxexport  -> (b, 2D): means then log-variances
+        reconstructions.png, traversals.png, final_metrics.json
+
+Re-running the same call resumes from the last common checkpoint and, on CPU, ends bit-identical to an
+uninterrupted run: every update's randomness is `fold_in(member_key, update)` and every compiled call
+starts at a multiple of its length.
+
+`dlib_step_counter=True` reproduces disentanglement_lib's FactorVAE quirk: its two optimizers both
+advanced the global step, so "300k steps" were 150k updates. With the option, FactorVAE runs
+steps // 2 updates; other objectives are unaffected (their counter advanced once per update in dlib too).
+By default every objective runs `steps` real updates.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from factorbench.models import checkpoint, vae
+from factorbench.models.export import export_encoder
+from factorbench.models.layers import DEFAULT_FORMULATION
+from factorbench.models.objectives import get as get_objective
+from factorbench.models.step import Program, default_strategy, make_sampler
+
+STUDY_STEPS = 300_000
+IDENTITY_FIELDS = ("dataset", "dataset_version", "objective", "hparams", "seed", "steps", "updates", "batch_size",
+                   "architecture", "num_latents", "learning_rate", "dlib_step_counter")
+_VERSION_PACKAGES = ("factorbench", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in _VERSION_PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float) and value == int(value):
+        value = int(value)
+    return str(value).replace("/", "_").replace(" ", "")
+
+
+def run_name(dataset: str, objective: str, hparams: dict, seed: int, sweep_param: str | None) -> str:
+    """`sprites-beta_vae-beta4-seed0`: the swept hyperparameter (or none) names the run."""
+    parts = [dataset, objective]
+    if sweep_param is not None:
+        parts.append(f"{sweep_param}{_fmt(hparams[sweep_param])}")
+    return "-".join([*parts, f"seed{seed}"])
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def _split_hparams(spec, members: Sequence[dict]) -> tuple[list[dict], dict, dict]:
+    """(full hparams per member, traced hparams stacked over members, static hparams shared by all)."""
+    full = []
+    for m in members:
+        if "seed" not in m:
+            raise ValueError(f"every member needs a 'seed', got {m}")
+        full.append(spec.hparams(**{k: v for k, v in m.items() if k != "seed"}))
+    traced, static = {}, {}
+    for name in spec.defaults:
+        values = [h[name] for h in full]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            is_int = all(isinstance(v, int) for v in values)
+            traced[name] = jnp.asarray(values, jnp.int32 if is_int else jnp.float32)
+        elif all(v == values[0] for v in values):
+            static[name] = values[0]
+        else:
+            raise ValueError(f"hyperparameter {name!r} must be numeric to differ between members, got {values}")
+    return full, traced, static
+
+
+def _stack(trees: Sequence[Any]) -> Any:
+    return jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *trees)
+
+
+def _member(tree: Any, i: int) -> Any:
+    return jax.tree.map(lambda a: a[i], tree)
+
+
+def _trim_log(path: Path, step: int) -> None:
+    """Drop log lines past `step` (written by a run killed after its last checkpoint)."""
+    if not path.exists():
+        return
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+    path.write_text("".join(ln + "\n" for ln in lines))
+
+
+def train_ensemble(
+    dataset,
+    objective: str,
+    members: list[dict],
+    steps: int,
+    out_dir: str | os.PathLike,
+    *,
+    batch_size: int = 64,
+    architecture: str = "conv",
+    checkpoint_every: int = 10_000,
+    log_every: int = 500,
+    progress: bool = True,
+    num_latents: int = 10,
+    learning_rate: float = 1e-4,
+    dlib_step_counter: bool = False,
+    strategy: str | None = None,
+    formulation: str = DEFAULT_FORMULATION,
+    steps_per_call: int | None = None,
+    eval_batches: int = 8,
+    on_log: Callable[[int, list[dict]], None] | None = None,
+) -> list[Path]:
+    """Train `members` of `objective` on `dataset` together; return one run directory per member.
+
+    Args:
+        dataset: a `factorbench.datasets` dataset or its name.
+        objective: a name in `factorbench.models.objectives.OBJECTIVES`.
+        members: [{"seed": int, **hyperparameters}]; missing hyperparameters take the objective's defaults.
+            Numeric hyperparameters may differ between members; others must agree.
+        steps: training steps per member (real updates unless `dlib_step_counter`).
+        out_dir: parent folder of the run directories.
+        batch_size, architecture ("conv" | "fc"), num_latents, learning_rate: the model and optimizer
+            (dlib study: 64, conv, 10, 1e-4).
+        checkpoint_every: updates between checkpoints (a multiple of `steps_per_call`); one is also written at the end.
+        log_every: updates between log.jsonl lines; each line averages the terms over those updates.
+        progress: show a tqdm bar with steps/s and ETA.
+        dlib_step_counter: FactorVAE runs steps // 2 updates, as dlib did (see the module docstring).
+        strategy: "unrolled", "loop" or "vmap" (see `factorbench.models.step`); None picks the backend's fastest
+            ("unrolled" on CPU, one update per compiled call; "vmap" on accelerators, `steps_per_call` per call).
+        formulation: convolution formulation (`factorbench.models.layers.FORMULATIONS`).
+        steps_per_call: updates per compiled call (default `log_every`).
+        eval_batches: batches of the final evaluation written to final_metrics.json.
+        on_log: called as on_log(step, per-member log dicts) after each log line (e.g. for a custom display).
+    """
+    from factorbench import datasets as fb_datasets
+
+    ds = fb_datasets.load(dataset) if isinstance(dataset, str) else dataset
+    spec = get_objective(objective)
+    if not members:
+        raise ValueError("members is empty: give at least one {'seed': ...}")
+    if min(steps, batch_size, log_every, checkpoint_every, steps_per_call or 1) < 1:
+        raise ValueError(f"steps, batch_size, log_every, checkpoint_every and steps_per_call must be positive, got "
+                         f"{steps}, {batch_size}, {log_every}, {checkpoint_every}, {steps_per_call}")
+    strategy = strategy or default_strategy()
+    updates = num_updates(spec.kind, steps, dlib_step_counter)
+    per_call = int(steps_per_call or log_every)
+    if log_every % per_call or checkpoint_every % per_call:
+        raise ValueError(f"log_every ({log_every}) and checkpoint_every ({checkpoint_every}) must be multiples of "
+                         f"steps_per_call ({per_call})")
+    full, traced, static = _split_hparams(spec, members)
+    seeds = [int(m["seed"]) for m in members]
+    names = [run_name(ds.name, spec.name, h, s, spec.sweep_param) for h, s in zip(full, seeds)]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two members would share a run directory: {names}")
+
+    out_dir = Path(out_dir)
+    run_dirs = [out_dir / n for n in names]
+    device = f"{jax.default_backend()}: {jax.devices()[0].device_kind}"
+    configs = []
+    for run_dir, hp, seed in zip(run_dirs, full, seeds):
+        configs.append({
+            "dataset": ds.name, "dataset_version": ds.info.version, "objective": spec.name, "hparams": hp,
+            "seed": seed, "steps": steps, "updates": updates, "batch_size": batch_size,
+            "architecture": architecture, "num_latents": num_latents, "learning_rate": learning_rate,
+            "dlib_step_counter": dlib_step_counter, "status": "running", "device": device, "versions": _versions(),
+            "train_seconds": 0.0, "shortened": steps < STUDY_STEPS, "run_name": run_dir.name,
+            "ensemble": {"members": len(members), "strategy": strategy, "formulation": formulation},
+            "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        })
+
+    # -- existing runs: resume or refuse
+    previous = []
+    for run_dir, cfg in zip(run_dirs, configs):
+        path = run_dir / "config.json"
+        if path.exists():
+            old = json.loads(path.read_text())
+            diff = [k for k in IDENTITY_FIELDS if old.get(k) != cfg[k]]
+            if diff:
+                raise ValueError(f"{run_dir} already holds a different run (differs in {', '.join(diff)}); "
+                                 "choose another --out or delete it")
+            previous.append(old)
+        else:
+            previous.append(None)
+    if all(p is not None and p.get("status") == "done" for p in previous):
+        return run_dirs
+
+    # -- build the program and the initial state
+    mdef = vae.model_def(spec, architecture, ds.num_channels, num_latents, formulation)
+    sample, data_source = make_sampler(ds, batch_size)
+    member_keys = [jax.random.split(jax.random.PRNGKey(s)) for s in seeds]  # (init, train) per member
+    built = [vae.build(mdef, k[0]) for k in member_keys]
+    graphs = built[0][0]
+    program = _program(spec, mdef, graphs, sample, static, learning_rate, ds, batch_size)
+    state = _stack([program.init_state(p) for _, p in built])
+    train_keys = jnp.stack([k[1] for k in member_keys])
+
+    start = 0
+    common = None
+    for run_dir in run_dirs:
+        have = set(checkpoint.steps(run_dir / "checkpoints"))
+        common = have if common is None else common & have
+    if common:
+        start = max(common)
+        like = _member(state, 0)
+        state = _stack([checkpoint.restore(d / "checkpoints", start, like) for d in run_dirs])
+    train_seconds = [float(p.get("train_seconds", 0.0)) if p and start else 0.0 for p in previous]
+    for run_dir, cfg, secs in zip(run_dirs, configs, train_seconds):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cfg["data_source"] = data_source
+        cfg["train_seconds"] = secs
+        _write_json(run_dir / "config.json", cfg)
+        if start:
+            _trim_log(run_dir / "log.jsonl", start)
+        else:
+            (run_dir / "log.jsonl").write_text("")
+
+    # -- train
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=updates, initial=start, unit="step", dynamic_ncols=True,
+                   desc=f"{spec.name} x{len(members)} ({ds.name})")
+    step = start
+    try:
+        while step < updates:
+            n = min(per_call, updates - step)
+            t0 = time.perf_counter()
+            per_compiled = 1 if strategy == "unrolled" else n  # see factorbench.models.step
+            parts = []
+            for first in range(step, step + n, per_compiled):
+                state, part = program.chunk(per_compiled, strategy)(state, train_keys, traced, jnp.int32(first))
+                parts.append(part)
+            aux = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *jax.device_get(parts))
+            dt = time.perf_counter() - t0
+            step += n
+            logs = _log_lines(aux, step, n, dt, len(members))
+            _check_finite(logs, names, step - n, step)
+            for run_dir, line, cfg in zip(run_dirs, logs, configs):
+                cfg["train_seconds"] += dt / len(members)
+                if step % log_every == 0 or step == updates:
+                    with open(run_dir / "log.jsonl", "a") as f:
+                        f.write(json.dumps(line) + "\n")
+            if step % checkpoint_every == 0 or step == updates:
+                for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
+                    checkpoint.save(run_dir / "checkpoints", step, _member(state, i))
+                    _write_json(run_dir / "config.json", cfg)
+            if bar is not None:
+                bar.update(n)
+                bar.set_postfix(loss=f"{np.mean([ln['loss'] for ln in logs]):.1f}",
+                                model_steps_per_s=f"{n * len(members) / dt:.1f}")
+            if on_log is not None:
+                on_log(step, logs)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    # -- finish: evaluation, exports, figures
+    for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
+        params = _member(state["params"], i)
+        hp = _member(traced, i)
+        _finish_member(program, mdef, graphs, ds, params, hp, train_keys[i], updates, eval_batches, run_dir)
+        cfg["status"] = "done"
+        _write_json(run_dir / "config.json", cfg)
+    return run_dirs
+
+
+def num_updates(kind: str, steps: int, dlib_step_counter: bool = False) -> int:
+    """Real updates for `steps` training steps: steps // 2 for FactorVAE under dlib's step counter, else steps."""
+    return max(1, steps // 2) if (dlib_step_counter and kind == "factor_vae") else steps
+
+
+_PROGRAMS: dict[tuple, Program] = {}
+
+
+def _program(spec, mdef, graphs, sample, static, learning_rate, ds, batch_size) -> Program:
+    """One Program per set-up, so repeated calls (tests, resumes) reuse its compiled chunks."""
+    key = (spec.name, mdef, json.dumps(static, sort_keys=True, default=str), learning_rate, ds.name,
+           ds.info.version, batch_size)
+    if key not in _PROGRAMS:
+        _PROGRAMS[key] = Program(spec, mdef, graphs, sample, static, learning_rate)
+    return _PROGRAMS[key]
+
+
+def _log_lines(aux: dict, step: int, n: int, dt: float, members: int) -> list[dict]:
+    lines = []
+    for i in range(members):
+        line = {"step": step}
+        line.update({k: float(np.mean(v[i])) for k, v in sorted(aux.items())})
+        line.update({"steps_per_s": n / dt, "model_steps_per_s": n * members / dt})
+        lines.append(line)
+    return lines
+
+
+def _check_finite(logs: list[dict], names: list[str], first: int, last: int) -> None:
+    for name, line in zip(names, logs):
+        if not math.isfinite(line["loss"]):
+            raise FloatingPointError(f"{name}: loss became {line['loss']} between updates {first} and {last}; "
+                                     "lower the learning rate or check the hyperparameters")
+
+
+def _finish_member(program: Program, mdef, graphs, ds, params, hparams, train_key, updates, eval_batches,
+                   run_dir: Path) -> None:
+    eval_key = jax.random.fold_in(train_key, 2**31 - 1)
+    metrics = jax.device_get(_evaluate(program, eval_batches)(params, eval_key, hparams, jnp.int32(updates)))
+    final = {k: float(v) for k, v in sorted(metrics.items())}
+    final["eval_batches"] = eval_batches
+    _write_json(run_dir / "final_metrics.json", final)
+
+    def mean_fn(p, x):
+        return vae.representation(mdef, graphs, p, x, gaussian=False)
+
+    def gaussian_fn(p, x):
+        return vae.representation(mdef, graphs, p, x, gaussian=True)
+
+    export_encoder(mean_fn, params, ds.num_channels, run_dir / "encoder_mean.jaxexport")
+    export_encoder(gaussian_fn, params, ds.num_channels, run_dir / "encoder_gaussian.jaxexport")
+    _figures(program, ds, params, run_dir)
+
+
+_EVALS: dict[tuple[int, int], Callable] = {}
+
+
+def _evaluate(program: Program, batches: int) -> Callable:
+    key = (id(program), batches)
+    if key not in _EVALS:
+        _EVALS[key] = jax.jit(lambda p, k, hp, s: program.evaluate(p, k, hp, s, batches))
+    return _EVALS[key]
+
+
+_DRAWS: dict[int, Callable] = {}
+
+
+def _draw_fn(program: Program) -> Callable:
+    """jit-compiled `(params, images) -> (reconstructions, traversal frames (D, 11, 64, 64, C))`, one per program."""
+    if id(program) not in _DRAWS:
+        mdef, graphs = program.mdef, program.graphs
+        values = jnp.linspace(-2.0, 2.0, 11, dtype=jnp.float32)
+
+        def draw(params, x):
+            out = vae.forward(mdef, graphs, params, x, None)
+            code = out["z"][0]
+            d = code.shape[0]
+            z = jnp.broadcast_to(code, (d, values.shape[0], d))
+            z = jnp.where(jnp.eye(d, dtype=bool)[:, None, :], values[None, :, None], z)  # row i varies latent i
+            frames = jax.nn.sigmoid(vae.decode(graphs, params, z.reshape(-1, d)))
+            return jax.nn.sigmoid(out["logits"]), frames.reshape(d, values.shape[0], *frames.shape[1:])
+
+        _DRAWS[id(program)] = jax.jit(draw)
+    return _DRAWS[id(program)]
+
+
+def _figures(program: Program, ds, params, run_dir: Path) -> None:
+    from factorbench.models.visualize import save_reconstructions, save_traversals
+
+    _, images = ds.sample(32, np.random.default_rng(0))
+    x = jnp.asarray(images, jnp.float32) / 255.0
+    recon, frames = jax.device_get(_draw_fn(program)(params, x))
+    save_reconstructions(np.asarray(x), recon, run_dir / "reconstructions.png")
+    save_traversals(frames, run_dir / "traversals.png")

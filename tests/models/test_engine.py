@@ -1,0 +1,231 @@
+"""The training engine: loss falls, run directory contract, ensembles == members alone, kill + resume, export."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from factorbench.benchmark import cli
+from factorbench.benchmark.commands.train import parse_seeds
+from factorbench.models import checkpoint, load_encoder, train_ensemble
+from factorbench.models.engine import num_updates
+
+# setup.cfg runs pytest-xdist with --dist loadscope: this module's tests share one worker and one trained fixture.
+FINAL = 8
+
+
+def _logs(run_dir):
+    return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+
+
+def _final_leaves(run_dir, step=FINAL):
+    return checkpoint.leaves(run_dir / "checkpoints", step)
+
+
+def test_loss_falls_on_sprites(trained):
+    for run_dir in trained:
+        logs = _logs(run_dir)
+        assert [ln["step"] for ln in logs] == [4, 8]
+        final = json.loads((run_dir / "final_metrics.json").read_text())
+        assert logs[1]["loss"] < logs[0]["loss"]
+        assert final["reconstruction"] < logs[0]["reconstruction"] - 5.0, (logs, final)
+    # 64*64 pixels at logit 0 cost 4096 * log 2 = 2839 nats; the first updates must already be below that
+    assert _logs(trained[0])[0]["reconstruction"] < 4096 * np.log(2)
+
+
+def test_run_directory_contract(trained):
+    assert [d.name for d in trained] == ["sprites-beta_vae-beta1-seed0", "sprites-beta_vae-beta4-seed1"]
+    for run_dir, seed in zip(trained, (0, 1)):
+        names = {p.name for p in run_dir.iterdir()}
+        assert {"config.json", "log.jsonl", "checkpoints", "encoder_mean.jaxexport", "encoder_gaussian.jaxexport",
+                "reconstructions.png", "traversals.png", "final_metrics.json"} <= names
+        cfg = json.loads((run_dir / "config.json").read_text())
+        assert cfg["status"] == "done" and cfg["seed"] == seed and cfg["steps"] == FINAL
+        assert cfg["shortened"] is True and cfg["architecture"] == "conv" and cfg["batch_size"] == 8
+        assert cfg["dataset"] == "sprites" and cfg["dataset_version"] and cfg["objective"] == "beta_vae"
+        assert cfg["versions"]["jax"] and cfg["device"].startswith("cpu") and cfg["train_seconds"] > 0
+        assert set(json.loads((run_dir / "final_metrics.json").read_text())) >= {"reconstruction", "kl", "loss"}
+        assert {"loss", "reconstruction", "kl", "steps_per_s"} <= set(_logs(run_dir)[0])
+        assert checkpoint.steps(run_dir / "checkpoints") == [4, 8]
+    # rerunning a finished set-up returns at once; a different set-up in the same folder is refused
+    t0 = time.perf_counter()
+    assert train_ensemble("sprites", "beta_vae", [{"seed": 0, "beta": 1.0}], steps=FINAL, batch_size=8,
+                          log_every=4, checkpoint_every=4, learning_rate=1e-3, progress=False,
+                          out_dir=trained[0].parent) == trained[:1]
+    assert time.perf_counter() - t0 < 5
+    with pytest.raises(ValueError, match="different run"):
+        train_ensemble("sprites", "beta_vae", [{"seed": 0, "beta": 1.0}], steps=FINAL, batch_size=16,
+                       log_every=4, checkpoint_every=4, progress=False, out_dir=trained[0].parent)
+
+
+def test_ensemble_member_matches_the_same_model_trained_alone(trained, tiny, tmp_path):
+    config, members = tiny
+    alone = train_ensemble("sprites", "beta_vae", [members[1]], out_dir=tmp_path, **config)
+    a, b = _final_leaves(alone[0]), _final_leaves(trained[1])
+    assert len(a) == len(b) > 10
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    # and the two members of the ensemble really differ (seeds and beta)
+    assert not any(np.allclose(x, y) for x, y in zip(_final_leaves(trained[0]), b) if x.dtype == np.float32)
+
+
+_RESUME_SCRIPT = """
+import os, sys, time
+import jax
+jax.config.update("jax_compilation_cache_dir", sys.argv[2])
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+from factorbench.models import train_ensemble
+
+def hang_after_first_checkpoint(step, logs):
+    if step == 4:
+        print("CHECKPOINTED", flush=True)
+        time.sleep(600)
+
+train_ensemble("sprites", "beta_vae", {members!r}, out_dir=sys.argv[1], on_log=hang_after_first_checkpoint,
+               **{config!r})
+"""
+
+
+def test_killed_run_resumes_bit_identical(trained, tiny, tmp_path, compile_cache):
+    config, members = tiny
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(_RESUME_SCRIPT.format(members=members, config=config)))
+    out = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, str(script), str(out), str(compile_cache)], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "CHECKPOINTED"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    run_dirs = [out / d.name for d in trained]
+    for d in run_dirs:
+        assert json.loads((d / "config.json").read_text())["status"] == "running"
+        assert checkpoint.steps(d / "checkpoints") == [4]
+    resumed = train_ensemble("sprites", "beta_vae", members, out_dir=out, **config)
+    assert resumed == run_dirs
+    for fresh, uninterrupted in zip(resumed, trained):
+        for x, y in zip(_final_leaves(fresh), _final_leaves(uninterrupted)):
+            np.testing.assert_array_equal(x, y)
+        assert [ln["step"] for ln in _logs(fresh)] == [4, 8]
+        assert _logs(fresh)[1]["loss"] == _logs(uninterrupted)[1]["loss"]
+
+
+_FRESH_PROCESS = """
+import sys
+import jax, numpy as np
+exported = jax.export.deserialize(bytearray(open(sys.argv[1], "rb").read()))
+images = np.load(sys.argv[2])
+np.save(sys.argv[3], np.asarray(exported.call(images)))
+print(sorted(m for m in sys.modules if m.startswith(("flax", "factorbench", "optax"))))
+"""
+
+
+def test_exported_encoder_reloads_in_a_fresh_process_without_model_code(trained, tmp_path):
+    from factorbench import datasets
+
+    run_dir = trained[1]
+    images = datasets.load("sprites").images_float(np.array([[0, 0, 0, 3, 4], [2, 5, 39, 31, 0], [1, 2, 3, 4, 5]]))
+    np.save(tmp_path / "x.npy", images)
+    result = subprocess.run([sys.executable, "-c", _FRESH_PROCESS, str(run_dir / "encoder_gaussian.jaxexport"),
+                             str(tmp_path / "x.npy"), str(tmp_path / "codes.npy")],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"  # neither flax nor factorbench (nor optax) was imported
+    codes = np.load(tmp_path / "codes.npy")
+    assert codes.shape == (3, 20) and np.all(np.isfinite(codes))
+    mean_encode = load_encoder(run_dir / "encoder_mean.jaxexport", batch_size=2)
+    np.testing.assert_allclose(mean_encode(images), codes[:, :10], rtol=1e-5, atol=1e-5)
+    assert mean_encode(images).dtype == np.float32
+    with pytest.raises(ValueError, match="encodes images of shape"):
+        mean_encode(np.zeros((2, 32, 32, 1), np.float32))
+    with pytest.raises(FileNotFoundError):
+        load_encoder(tmp_path / "missing.jaxexport")
+
+
+def test_cli_trains_seeds_as_one_ensemble(trained, tmp_path, capsys):
+    argv = ["train", "--dataset", "sprites", "--model", "beta_vae", "--beta", "4", "--seeds", "0-1", "--steps", "8",
+            "--batch-size", "8", "--log-every", "4", "--checkpoint-every", "4", "--learning-rate", "1e-3",
+            "--out", str(tmp_path), "--no-progress"]
+    assert cli.main(argv) == 0
+    assert "sprites-beta_vae-beta4-seed0" in capsys.readouterr().out
+    # seed 1 with beta 4 is the fixture's second member: same maths, same numbers
+    for x, y in zip(_final_leaves(tmp_path / "sprites-beta_vae-beta4-seed1"), _final_leaves(trained[1])):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    assert cli.main(["train", "--dataset", "sprites", "--model", "beta_vae", "--gamma", "10"]) == 2
+    assert "beta_vae does not take --gamma" in capsys.readouterr().err
+
+
+def test_parse_seeds():
+    assert parse_seeds("0-9") == list(range(10))
+    assert parse_seeds("0,3,5") == [0, 3, 5]
+    assert parse_seeds("2-4,8") == [2, 3, 4, 8]
+    for bad in ("a", "5-2", "1,1", "-3"):
+        with pytest.raises(ValueError, match="--seeds"):
+            parse_seeds(bad)
+
+
+def test_dlib_step_counter_halves_factor_vae_updates_only():
+    assert num_updates("factor_vae", 300_000, True) == 150_000
+    assert num_updates("factor_vae", 300_000) == 300_000
+    assert num_updates("vae", 300_000, True) == 300_000
+
+
+def test_factor_vae_trains_its_discriminator_with_dlib_counter(tmp_path):
+    """FactorVAE end to end (fc architecture for a quicker compile): both networks move, dlib counter = steps / 2."""
+    dirs = train_ensemble("sprites", "factor_vae", [{"seed": 3, "gamma": 10.0}], steps=4, out_dir=tmp_path,
+                          batch_size=4, architecture="fc", log_every=1, checkpoint_every=1, progress=False,
+                          dlib_step_counter=True, eval_batches=1)
+    cfg = json.loads((dirs[0] / "config.json").read_text())
+    assert cfg["updates"] == 2 and cfg["dlib_step_counter"] is True
+    logs = _logs(dirs[0])
+    assert [ln["step"] for ln in logs] == [1, 2]
+    assert {"tc", "discriminator_loss"} <= set(logs[0])
+    assert 0.3 < logs[0]["discriminator_loss"] < 1.2  # about log 2 for an untrained discriminator
+    assert checkpoint.steps(dirs[0] / "checkpoints") == [1, 2]
+    before, after = checkpoint.leaves(dirs[0] / "checkpoints", 1), checkpoint.leaves(dirs[0] / "checkpoints", 2)
+    moved = [not np.array_equal(a, b) for a, b in zip(before, after) if a.size > 1]
+    assert len(moved) > 20 and all(moved)  # discriminator, its Adam moments, VAE and its Adam moments all update
+    codes = load_encoder(dirs[0] / "encoder_gaussian.jaxexport")(jnp.zeros((2, 64, 64, 1)))
+    assert codes.shape == (2, 20)
+
+
+@pytest.mark.parametrize("objective", ["ae", "qlae", "qlvae"])
+def test_deterministic_and_quantized_representations(objective):
+    import jax
+
+    from factorbench.models import vae
+    from factorbench.models.objectives import get
+
+    spec = get(objective)
+    mdef = vae.model_def(spec, "fc", 1)
+    graphs, params = vae.build(mdef, jax.random.PRNGKey(0))
+    x = jax.random.uniform(jax.random.PRNGKey(1), (3, 64, 64, 1))
+    rep = jax.jit(lambda p, x: vae.representation(mdef, graphs, p, x, gaussian=True))(params, x)
+    mean, logvar = np.asarray(rep[:, :10]), np.asarray(rep[:, 10:])
+    if objective == "ae":
+        assert np.all(logvar == -np.inf)  # zero variance: the sampled representation is the mean
+    else:
+        codebook = np.asarray(params["model"]["quantizer"]["values"][...])
+        assert all(np.isin(mean[:, d], codebook[d]).all() for d in range(10))
+        assert np.all(np.isfinite(logvar)) == (objective == "qlvae")
+
+
+def test_sampler_renders_on_device_or_falls_back_to_a_host_pool():
+    import jax
+
+    from factorbench import datasets
+    from factorbench.models.step import make_sampler
+
+    sample, how = make_sampler(datasets.load("sprites_color"), 4)
+    x = jax.jit(sample)(jax.random.PRNGKey(0))
+    assert how == "device renderer" and x.shape == (4, 64, 64, 3) and x.dtype == jnp.float32
+    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0 and float(x.max()) > 0.4
+    sample, how = make_sampler(datasets.load("sprites_noshape"), 4)  # shape is a nuisance: no device renderer
+    assert how.startswith("host pool") and jax.jit(sample)(jax.random.PRNGKey(1)).shape == (4, 64, 64, 1)

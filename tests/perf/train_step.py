@@ -1,0 +1,160 @@
+"""Training-step speed of the dlib conv VAE (beta-VAE objective) on this machine: every design we tried, one table.
+
+Run:  .venv/bin/python tests/perf/train_step.py [--batch 64] [--steps 3] [--members 4] [--torch/--no-torch]
+
+Each JAX row times `steps` updates inside one compiled call (data rendered on the device inside the step, Adam
+included), after compiling; the best of `--repeats` calls is reported. The PyTorch row is the peers' style: eager,
+one model, a fixed batch already in memory (so it does slightly less work than the JAX rows).
+
+Designs:
+  formulation  how the strided and transposed convolutions are computed (factorbench.models.layers):
+               lax = lax.conv_general_dilated / the input-gradient of the strided conv (XLA: lhs-dilated conv);
+               subpixel = space-to-depth + stride-1 conv, transposed conv as one 3x3 conv + depth-to-space;
+               matmul = subpixel with every stride-1 conv as static slices + one matmul (im2col).
+  strategy     unrolled = members and updates unrolled in one program (no while loop; the CPU default);
+               loop = lax.map over members of lax.scan over updates; vmap = lax.scan of a vmapped update.
+
+Measured 2026-11-28 on the project machine (2 cores, AMD EPYC), UNDER HEAVY CONTENTION from other engineers' jobs
+(load average 4.5-17 on 2 cores), so absolute numbers are several times too slow and noisy; compare rows of one run:
+
+  python tests/perf/train_step.py --steps 2 --repeats 1 --members 2 --strategies unrolled,vmap   (load 8.6 -> 4.5)
+  design                       members compile s   ms/step model-steps/s
+  torch 2.13.0+cpu eager             1       0.0    5652.5          0.18
+  jax lax/unrolled                   1      78.0    5142.0          0.19
+  jax subpixel/unrolled              1      74.2    1977.5          0.51
+  jax matmul/unrolled                1      56.8     531.9          1.88
+  jax matmul/unrolled                2      37.2    1084.6          1.84
+  jax matmul/vmap                    2      26.9    1021.9          1.96
+
+  inside lax.scan (while loop) vs unrolled, subpixel, batch 32 (load ~8): scan 4772 ms/step, unrolled 453,
+  one jit per step 456. An earlier run with the lax.scan/lax.map "loop" strategy at batch 64: lax 16013 ms,
+  subpixel 14549 ms per step (torch eager 2333 ms in the same run).
+  per-layer fwd+bwd at batch 64 (ms), lax vs subpixel: deconv 16x16x32->32: 1440 vs 426; 8x8x64->32: 280 vs 114.
+
+The engine's defaults follow these numbers: formulation "matmul" and strategy "unrolled" (no while loop) on CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def _jax_row(formulation: str, strategy: str, members: int, batch: int, steps: int, repeats: int) -> dict:
+    from factorbench import datasets
+    from factorbench.models import step as S
+    from factorbench.models import vae
+    from factorbench.models.objectives import get
+
+    ds = datasets.load("sprites")
+    spec = get("beta_vae")
+    mdef = vae.model_def(spec, "conv", ds.num_channels, 10, formulation)
+    sample, _ = S.make_sampler(ds, batch)
+    built = [vae.build(mdef, jax.random.PRNGKey(i)) for i in range(members)]
+    program = S.Program(spec, mdef, built[0][0], sample, {}, 1e-4)
+    state = jax.tree.map(lambda *xs: jnp.stack(xs), *[program.init_state(p) for _, p in built])
+    keys = jnp.stack([jax.random.PRNGKey(100 + i) for i in range(members)])
+    hp = {"beta": jnp.full((members,), 4.0, jnp.float32)}
+    t0 = time.perf_counter()
+    fn = program.chunk(steps, strategy).lower(state, keys, hp, jnp.int32(0)).compile()
+    compile_s = time.perf_counter() - t0
+    best = np.inf
+    for r in range(repeats + 1):  # the first call warms up
+        t0 = time.perf_counter()
+        state, aux = fn(state, keys, hp, jnp.int32(r * steps))
+        jax.block_until_ready(aux)
+        if r:
+            best = min(best, time.perf_counter() - t0)
+    ms = best / steps * 1000
+    return {"design": f"jax {formulation}/{strategy}", "members": members, "compile_s": compile_s,
+            "ms_per_step": ms, "model_steps_per_s": members * 1000 / ms}
+
+
+def _torch_row(batch: int, steps: int, repeats: int) -> dict | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    from torch import nn
+
+    torch.manual_seed(0)
+    torch.set_num_threads(os.cpu_count() or 1)
+    enc = nn.Sequential(nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 32, 4, 2, 1), nn.ReLU(),
+                        nn.Conv2d(32, 64, 2, 2), nn.ReLU(), nn.Conv2d(64, 64, 2, 2), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(1024, 256), nn.ReLU(), nn.Linear(256, 20))
+    dec = nn.Sequential(nn.Linear(10, 256), nn.ReLU(), nn.Linear(256, 1024), nn.ReLU(), nn.Unflatten(1, (64, 4, 4)),
+                        nn.ConvTranspose2d(64, 64, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(),
+                        nn.ConvTranspose2d(32, 32, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(32, 1, 4, 2, 1))
+    params = [*enc.parameters(), *dec.parameters()]
+    opt = torch.optim.Adam(params, lr=1e-4)
+    x = (torch.rand(batch, 1, 64, 64) > 0.9).float()
+
+    def step():
+        h = enc(x)
+        mean, logvar = h[:, :10], h[:, 10:]
+        z = mean + torch.exp(logvar / 2) * torch.randn_like(mean)
+        logits = dec(z)
+        rec = nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="sum") / batch
+        kl = 0.5 * (mean**2 + logvar.exp() - logvar - 1).sum(1).mean()
+        loss = rec + 4.0 * kl
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step()
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        best = min(best, time.perf_counter() - t0)
+    ms = best / steps * 1000
+    return {"design": f"torch {torch.__version__} eager", "members": 1, "compile_s": 0.0, "ms_per_step": ms,
+            "model_steps_per_s": 1000 / ms}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=3, help="updates per compiled call")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--members", type=int, default=4, help="ensemble size of the ensemble rows")
+    parser.add_argument("--formulations", default="lax,subpixel,matmul")
+    parser.add_argument("--strategies", default="unrolled,vmap,loop", help="ensemble rows")
+    parser.add_argument("--no-torch", action="store_true")
+    args = parser.parse_args()
+
+    rows = []
+    if not args.no_torch:
+        row = _torch_row(args.batch, args.steps, args.repeats)
+        if row:
+            rows.append(row)
+            _print(rows[-1:], header=True)
+    for formulation in args.formulations.split(","):
+        rows.append(_jax_row(formulation, "unrolled", 1, args.batch, args.steps, args.repeats))
+        _print(rows[-1:], header=len(rows) == 1)
+    best = min((r for r in rows if r["design"].startswith("jax")), key=lambda r: r["ms_per_step"])
+    formulation = best["design"].split()[1].split("/")[0]
+    if args.members > 1:
+        for strategy in args.strategies.split(","):
+            rows.append(_jax_row(formulation, strategy, args.members, args.batch, args.steps, args.repeats))
+            _print(rows[-1:], header=False)
+    print(f"\nbatch {args.batch}, {jax.devices()[0].device_kind} ({jax.default_backend()}), "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+
+
+def _print(rows: list[dict], header: bool) -> None:
+    if header:
+        print(f"{'design':<28} {'members':>7} {'compile s':>9} {'ms/step':>9} {'model-steps/s':>13}")
+    for r in rows:
+        print(f"{r['design']:<28} {r['members']:>7} {r['compile_s']:>9.1f} {r['ms_per_step']:>9.1f} "
+              f"{r['model_steps_per_s']:>13.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
