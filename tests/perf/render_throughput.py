@@ -1,0 +1,74 @@
+"""Rendering throughput of the 3D twins on this machine, and the data share of a CPU training step.
+
+Run: .venv/bin/python tests/perf/render_throughput.py [--batch 64] [--repeats 5] [--step-ms 580]
+
+Prints images/s of each dataset's jitted device renderer (steady state, after compilation) and of
+the array_record cache read path, and the share of a training step spent on data,
+``render / (render + step)``, with the step time of a batch-64 conv-VAE step on 2 CPU cores
+(580 ms, shared/reference/stack.md sec 4) unless --step-ms says otherwise. Not run by pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from factorbench import datasets
+from factorbench.datasets.cache import cache_dataset
+
+
+def timed(fn, repeats):
+    """Wall seconds per call, and CPU seconds (all threads of this process) per call."""
+    fn()  # compile / warm up
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats, (time.process_time() - cpu) / repeats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--step-ms", type=float, default=580.0)
+    args = parser.parse_args()
+    print(f"device: {jax.devices()[0]}, batch {args.batch}, training step {args.step_ms:.0f} ms")
+    print("wall = measured wall clock (noisy under contention); cpu = process CPU time per batch, and img/s on 2")
+    print("idle cores estimated as 2 * batch / cpu (assumes XLA keeps both cores busy)")
+    print(f"{'dataset':<10} {'path':<22} {'setup s':>8} {'wall ms':>8} {'img/s':>7} {'cpu ms':>8} "
+          f"{'2-core img/s':>12} {'share (wall)':>12}")
+    for name in ("scenes3d", "arm3d"):
+        ds = datasets.load(name)
+        start = time.perf_counter()
+        render = jax.jit(ds.device_renderer())
+        factors = [jnp.asarray(ds.sample_factors(args.batch, seed), jnp.int32) for seed in range(args.repeats + 1)]
+        render(factors[0], None).block_until_ready()
+        setup = time.perf_counter() - start
+        it = iter(factors * 2)
+        seconds, cpu = timed(lambda r=render, i=it: r(next(i), None).block_until_ready(), args.repeats)
+        _report(name, "on demand (jit)", setup, seconds, cpu, args)
+    # the cache path: build a small deterministic grid, then random-access batches from array_record
+    small = datasets.load("identity", factor_sizes=(8, 8, 8, 8))
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        cached = cache_dataset(small, folder, progress=False)
+        setup = time.perf_counter() - start
+        rng = np.random.default_rng(0)
+        seconds, cpu = timed(lambda: cached.images(cached.sample_factors(args.batch, rng)), args.repeats * 4)
+        _report("cache", "array_record read", setup, seconds, cpu, args)
+        print(f"(cache build: {small.num_observations} images of 64x64x1 in {setup:.1f} s incl. TFDS overhead)")
+
+
+def _report(name, path, setup, seconds, cpu, args) -> None:
+    share = seconds * 1e3 / (seconds * 1e3 + args.step_ms)
+    print(f"{name:<10} {path:<22} {setup:8.1f} {seconds * 1e3:8.1f} {args.batch / seconds:7.0f} {cpu * 1e3:8.1f} "
+          f"{2 * args.batch / max(cpu, 1e-9):12.0f} {share:12.1%}")
+
+
+if __name__ == "__main__":
+    main()
