@@ -1,0 +1,80 @@
+"""`factorbench results list | export --format csv|json|parquet`: what the results store holds, in portable files."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+FORMATS = ("csv", "json", "parquet")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("results", help="list the results store or export it (csv, json, parquet)",
+                            description="List the runs of the results store, or export every score with its "
+                            "run's provenance as one flat table.")
+    parser.add_argument("--store", type=Path, help="results database (default $FACTORBENCH_RESULTS or "
+                        "./factorbench-results/results.db)")
+    verbs = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
+    listing = verbs.add_parser("list", help="one line per run")
+    listing.add_argument("--dataset", help="only this dataset")
+    listing.set_defaults(func=run_list)
+    export = verbs.add_parser("export", help="every score with its run's provenance, one row per score")
+    export.add_argument("--format", choices=FORMATS, default="csv", help="file format (default csv)")
+    export.add_argument("--out", type=Path, help="output file (default ./factorbench-results/results.FORMAT)")
+    export.add_argument("--dataset", help="only this dataset")
+    export.set_defaults(func=run_export)
+
+
+def _store(args: argparse.Namespace):
+    from factorbench.benchmark.store import ResultsStore
+
+    if args.store is not None and not Path(args.store).exists():
+        raise FileNotFoundError(f"results store {args.store} does not exist")
+    return ResultsStore(args.store)
+
+
+def run_list(args: argparse.Namespace) -> None:
+    store = _store(args)
+    runs = store.runs(dataset=args.dataset)
+    counts: dict[str, int] = {}
+    for score in store.scores(dataset=args.dataset):
+        counts[score["run_id"]] = counts.get(score["run_id"], 0) + 1
+    print(f"{len(runs)} runs in {store.path}")
+    for run in runs:
+        hparams = ",".join(f"{k}={v}" for k, v in run["hparams"].items())
+        flags = " shortened" if run["shortened"] else ""
+        print(f"  {run['run_id']:<28} {run['dataset']:<16} {run['model']:<13} {hparams:<36} seed {run['seed']} "
+              f"{run['status']}{flags}  {counts.get(run['run_id'], 0)} scores")
+
+
+def export_rows(rows: list[dict], path: Path, fmt: str) -> Path:
+    """Write flat rows (`ResultsStore.table()`) as csv, json (a list of objects) or parquet."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "json":
+        path.write_text(json.dumps(rows, indent=1))
+    elif fmt == "csv":
+        fields = list(rows[0]) if rows else ["run_id", "metric", "key", "value"]
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ValueError("parquet export needs pyarrow (pip install pyarrow); or use --format csv") from None
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+def run_export(args: argparse.Namespace) -> None:
+    store = _store(args)
+    rows = store.table(dataset=args.dataset)
+    path = args.out or Path("factorbench-results") / f"results.{args.format}"
+    export_rows(rows, path, args.format)
+    print(f"wrote {len(rows)} scores of {len({r['run_id'] for r in rows})} runs to {path}")

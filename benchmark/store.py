@@ -1,0 +1,499 @@
+"""The results store: one SQLite file holding every run and every score, with provenance.
+
+>>> store = ResultsStore("/tmp/results.db")
+>>> run_id = store.record_run({"dataset": "sprites", "dataset_version": "1.0.0", "model": "beta_vae",
+...                            "hparams": {"beta": 4.0}, "seed": 0, "steps": 300})
+>>> store.record_evaluation(run_id, evaluation)          # the dict `factorbench.metrics.evaluate` returns
+>>> [(s["metric"], s["key"], s["value"]) for s in store.scores([run_id])]
+
+Tables:
+- `runs`: one row per run (trained model, baseline or submission): dataset and its version, model (the
+  objective name), hyperparameters, seed, steps, status, kind, timings, package versions, git revision and a
+  free-form provenance dict (study, model number, command, date...). `record_run` upserts by `run_id`.
+- `scores`: one row per number, natural key (run_id, representation, metric, key, protocol, eval_seed), with the
+  evaluation's sample sizes and package versions. Re-evaluating a run replaces the rows of each re-evaluated
+  metric under the same (representation, protocol, eval_seed), so keys a new version no longer emits vanish too.
+  Training statistics are scores of metric "training" (keys reconstruction, kl, loss), representation "mean",
+  protocol "training" (`TRAINING_PROTOCOL`), eval_seed 0.
+- `details`: the evaluation's non-scalar outputs (MI and importance matrices...), one JSON value per
+  (run_id, representation, metric, protocol, eval_seed, name).
+
+Concurrency: WAL journal (readers never block the writer and always see a committed snapshot), every write in one
+`BEGIN IMMEDIATE` transaction with a long busy timeout, so several processes may write at once and nothing is lost.
+Group writes that belong together with `with store.transaction(): ...`: readers never see half of it. A NaN score
+is stored as NULL and read back as None (a gap, never a number).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import functools
+import json
+import math
+import os
+import sqlite3
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+DEFAULT_PATH = Path("factorbench-results") / "results.db"
+ENV_VAR = "FACTORBENCH_RESULTS"
+TRAINING_METRIC = "training"
+TRAINING_PROTOCOL = "training"
+KINDS = ("trained", "baseline", "submission")
+#: Leaderboard columns, as "metric/key".
+HEADLINE_KEYS = (
+    "beta_vae/eval_accuracy", "factor_vae/eval_accuracy", "mig/mig", "dci/disentanglement", "sap/sap",
+    "modularity_explicitness/modularity", "irs/irs", "infomec/infom", "training/reconstruction",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    dataset_version TEXT,
+    model TEXT NOT NULL,
+    hparams TEXT NOT NULL DEFAULT '{}',
+    seed INTEGER,
+    steps INTEGER,
+    status TEXT NOT NULL DEFAULT 'done',
+    kind TEXT NOT NULL DEFAULT 'trained',
+    trusted_code INTEGER NOT NULL DEFAULT 0,
+    shortened INTEGER NOT NULL DEFAULT 0,
+    run_dir TEXT,
+    device TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    train_seconds REAL,
+    versions TEXT NOT NULL DEFAULT '{}',
+    git_revision TEXT,
+    provenance TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS runs_dataset ON runs (dataset, kind);
+CREATE TABLE IF NOT EXISTS scores (
+    run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    representation TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value REAL,
+    protocol TEXT NOT NULL,
+    eval_seed INTEGER NOT NULL,
+    sample_sizes TEXT NOT NULL DEFAULT '{}',
+    versions TEXT NOT NULL DEFAULT '{}',
+    seconds REAL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, representation, metric, key, protocol, eval_seed)
+);
+CREATE INDEX IF NOT EXISTS scores_metric ON scores (metric, key);
+CREATE TABLE IF NOT EXISTS details (
+    run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    representation TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    eval_seed INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, representation, metric, protocol, eval_seed, name)
+);
+"""
+
+_RUN_COLUMNS = (
+    "run_id", "name", "dataset", "dataset_version", "model", "hparams", "seed", "steps", "status", "kind",
+    "trusted_code", "shortened", "run_dir", "device", "created_at", "updated_at", "train_seconds", "versions",
+    "git_revision", "provenance",
+)
+_JSON_RUN_COLUMNS = ("hparams", "versions", "provenance")
+_BOOL_RUN_COLUMNS = ("trusted_code", "shortened")
+_SCORE_COLUMNS = (
+    "run_id", "representation", "metric", "key", "value", "protocol", "eval_seed", "sample_sizes", "versions",
+    "seconds", "created_at",
+)
+
+
+def default_path() -> Path:
+    """$FACTORBENCH_RESULTS (a .db file, or a folder that gets results.db) or ./factorbench-results/results.db."""
+    env = os.environ.get(ENV_VAR)
+    if not env:
+        return DEFAULT_PATH
+    path = Path(env).expanduser()
+    if path.is_dir() or env.endswith(os.sep):
+        return path / "results.db"
+    return path
+
+
+def now() -> str:
+    """The current UTC time as an ISO-8601 string with microseconds (sorts as text)."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds")
+
+
+@functools.cache
+def git_revision() -> str | None:
+    """The git commit of the factorbench checkout this code runs from (with "+dirty" for local edits), or None."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+@functools.cache
+def package_versions(packages: tuple[str, ...] = ("factorbench", "jax", "jaxlib", "flax", "optax", "numpy",
+                                                  "scikit-learn")) -> dict[str, str]:
+    """Installed versions of `packages` (missing ones left out) plus python; cheap, imports nothing."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for name in packages:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=_jsonable)
+
+
+def _jsonable(value: Any) -> Any:
+    """numpy and jax scalars/arrays, paths and tuples to plain JSON values."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"cannot store a {type(value).__name__} in the results store")
+
+
+def _float_or_none(value: Any) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+class ResultsStore:
+    """Runs and scores in one SQLite file (WAL); safe to share between processes.
+
+    Args:
+        path: the database file; None means `default_path()`. Its folder is created, and the schema with it.
+        timeout: seconds a writer waits for another writer's transaction before giving up.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = 120.0):
+        self.path = Path(path) if path is not None else default_path()
+        self.timeout = float(timeout)
+        if self.path.exists() and self.path.is_dir():
+            raise ValueError(f"results store {self.path} is a folder; pass a file such as {self.path / 'results.db'}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._init_schema()
+
+    def __repr__(self) -> str:
+        return f"ResultsStore({str(self.path)!r})"
+
+    # ------------------------------------------------------------------ connections and transactions
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _init_schema(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                conn = self._connect()
+                try:
+                    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                        conn.execute("PRAGMA journal_mode = WAL")
+                    conn.execute("BEGIN IMMEDIATE")
+                    found = conn.execute("PRAGMA user_version").fetchone()[0]
+                    if found > SCHEMA_VERSION:
+                        conn.execute("ROLLBACK")
+                        raise ValueError(f"results store {self.path} has schema version {found}, newer than this "
+                                         f"factorbench understands ({SCHEMA_VERSION}); upgrade factorbench")
+                    if found == 0:
+                        for statement in filter(str.strip, _SCHEMA.split(";")):
+                            conn.execute(statement)
+                        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    conn.execute("COMMIT")
+                finally:
+                    conn.close()
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" in str(err) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                raise ValueError(f"cannot open results store {self.path}: {err}") from None
+            except sqlite3.DatabaseError as err:
+                raise ValueError(f"cannot open results store {self.path}: {err} (is it a factorbench results "
+                                 "database?)") from None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction for everything inside the block (nested blocks join the outer one).
+
+        Readers see all of it or none of it; an exception rolls all of it back.
+        """
+        current = getattr(self._local, "conn", None)
+        if current is not None:
+            yield current
+            return
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            self._local.conn = conn
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            self._local.conn = None
+            conn.close()
+
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        current = getattr(self._local, "conn", None)
+        if current is not None:  # inside our own transaction: see our own writes
+            yield current
+            return
+        conn = self._connect()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    # ------------------------------------------------------------------ writes
+    def record_run(self, run: Mapping[str, Any]) -> str:
+        """Insert or update a run (upsert by `run["run_id"]`, a fresh id when absent); returns the run id.
+
+        Required: dataset, model. Updating merges: fields not given keep their stored value, `created_at` stays.
+        `versions` defaults to this process's package versions and `git_revision` to this checkout's revision.
+        """
+        run = dict(run)
+        unknown = sorted(set(run) - set(_RUN_COLUMNS))
+        if unknown:
+            raise ValueError(f"record_run: unknown field(s) {', '.join(unknown)}; known: {', '.join(_RUN_COLUMNS)}")
+        run_id = str(run.get("run_id") or uuid.uuid4().hex[:16])
+        with self.transaction() as conn:
+            row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            merged: dict[str, Any] = self._decode_run(row) if row is not None else {
+                "versions": package_versions(), "git_revision": git_revision(), "created_at": now(),
+                "status": "done", "kind": "trained", "hparams": {}, "provenance": {},
+                "trusted_code": False, "shortened": False,
+            }
+            merged.update({k: v for k, v in run.items() if k != "created_at" or row is None})
+            merged["run_id"] = run_id
+            merged["updated_at"] = now()
+            for field in ("dataset", "model"):
+                if not merged.get(field):
+                    raise ValueError(f"record_run: a run needs {field!r} (got {merged.get(field)!r})")
+            if merged["kind"] not in KINDS:
+                raise ValueError(f"record_run: kind must be one of {', '.join(KINDS)}, got {merged['kind']!r}")
+            merged.setdefault("name", run_id)
+            merged["name"] = merged["name"] or run_id
+            values = [self._encode_run_field(column, merged.get(column)) for column in _RUN_COLUMNS]
+            placeholders = ", ".join("?" * len(_RUN_COLUMNS))
+            # A true upsert: INSERT OR REPLACE would delete the row first and cascade to its scores.
+            updates = ", ".join(f"{c} = excluded.{c}" for c in _RUN_COLUMNS if c != "run_id")
+            conn.execute(f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({placeholders}) "
+                         f"ON CONFLICT (run_id) DO UPDATE SET {updates}", values)
+        return run_id
+
+    def record_evaluation(self, run_id: str, evaluation: Mapping[str, Any], representation: str = "mean") -> int:
+        """Store one metrics-driver result for `run_id` in one transaction; returns the number of scores written.
+
+        `evaluation` is the dict of `factorbench.metrics.evaluate`: "scores" {metric: {key: float}}, "details"
+        {metric: {name: nested lists}}, "protocol", "seed", "sample_sizes", "versions", "seconds" {metric: s}.
+        Each metric in it replaces that metric's earlier scores and details for the same (representation,
+        protocol, seed).
+        """
+        for field in ("scores", "protocol", "seed"):
+            if field not in evaluation:
+                raise ValueError(f"record_evaluation: the evaluation has no {field!r} (is it the dict "
+                                 "factorbench.metrics.evaluate returned?)")
+        protocol, eval_seed = str(evaluation["protocol"]), int(evaluation["seed"])
+        sample_sizes = _dumps(evaluation.get("sample_sizes") or {})
+        versions = _dumps(evaluation.get("versions") or {})
+        seconds = evaluation.get("seconds") or {}
+        details = evaluation.get("details") or {}
+        stamp = now()
+        written = 0
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+                raise ValueError(f"record_evaluation: no run {run_id!r} in {self.path}; record_run it first")
+            for metric in sorted(set(evaluation["scores"]) | set(details)):
+                key = (run_id, representation, metric, protocol, eval_seed)
+                where = "run_id = ? AND representation = ? AND metric = ? AND protocol = ? AND eval_seed = ?"
+                conn.execute(f"DELETE FROM scores WHERE {where}", key)
+                conn.execute(f"DELETE FROM details WHERE {where}", key)
+                metric_seconds = seconds.get(metric)
+                rows = [
+                    (run_id, representation, metric, str(name), _float_or_none(value), protocol, eval_seed,
+                     sample_sizes, versions, None if metric_seconds is None else float(metric_seconds), stamp)
+                    for name, value in (evaluation["scores"].get(metric) or {}).items()
+                ]
+                conn.executemany(f"INSERT INTO scores ({', '.join(_SCORE_COLUMNS)}) VALUES "
+                                 f"({', '.join('?' * len(_SCORE_COLUMNS))})", rows)
+                written += len(rows)
+                conn.executemany(
+                    "INSERT INTO details (run_id, representation, metric, protocol, eval_seed, name, value, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(*key, str(name), _dumps(value), stamp) for name, value in (details.get(metric) or {}).items()],
+                )
+        return written
+
+    def record_training(self, run_id: str, statistics: Mapping[str, float]) -> int:
+        """Store training statistics (final_metrics.json: reconstruction, kl, loss) as metric "training"."""
+        evaluation = {"scores": {TRAINING_METRIC: dict(statistics)}, "protocol": TRAINING_PROTOCOL, "seed": 0,
+                      "versions": package_versions()}
+        return self.record_evaluation(run_id, evaluation, representation="mean")
+
+    def delete_run(self, run_id: str) -> bool:
+        """Remove a run with its scores and details; True when it existed."""
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,)).rowcount > 0
+
+    # ------------------------------------------------------------------ reads
+    def runs(self, dataset: str | None = None, kind: str | None = None, *, status: str | None = None,
+             model: str | None = None) -> list[dict[str, Any]]:
+        """Every run (oldest first), optionally only those of one dataset / kind / status / model."""
+        where, args = self._filters(dataset=dataset, kind=kind, status=status, model=model)
+        with self._reader() as conn:
+            rows = conn.execute(f"SELECT * FROM runs {where} ORDER BY created_at, run_id", args).fetchall()
+        return [self._decode_run(row) for row in rows]
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """One run by id, or None."""
+        with self._reader() as conn:
+            row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else self._decode_run(row)
+
+    def find_runs(self, id_or_name: str) -> list[dict[str, Any]]:
+        """Runs whose id equals, or whose name or run dir equals or ends with, `id_or_name`."""
+        with self._reader() as conn:
+            rows = conn.execute(
+                "SELECT * FROM runs WHERE run_id = ? OR name = ? OR run_dir = ? OR run_dir LIKE ? ESCAPE '\\' "
+                "ORDER BY created_at", (id_or_name, id_or_name, id_or_name,
+                                        "%/" + id_or_name.replace("%", "\\%").replace("_", "\\_").rstrip("/")),
+            ).fetchall()
+        return [self._decode_run(row) for row in rows]
+
+    def scores(self, run_ids: Iterable[str] | None = None, dataset: str | None = None, *,
+               metric: str | None = None, representation: str | None = None,
+               protocol: str | None = None) -> list[dict[str, Any]]:
+        """Score rows (run_id, representation, metric, key, value, protocol, eval_seed, sample_sizes, versions,
+        seconds, created_at), optionally filtered; one consistent snapshot."""
+        clauses, args = [], []
+        if run_ids is not None:
+            run_ids = list(run_ids)
+            if not run_ids:
+                return []
+            clauses.append(f"s.run_id IN ({', '.join('?' * len(run_ids))})")
+            args += run_ids
+        for column, value in (("r.dataset", dataset), ("s.metric", metric), ("s.representation", representation),
+                              ("s.protocol", protocol)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        columns = ", ".join(f"s.{c}" for c in _SCORE_COLUMNS)
+        with self._reader() as conn:
+            rows = conn.execute(
+                f"SELECT {columns} FROM scores s JOIN runs r ON r.run_id = s.run_id {where} "
+                "ORDER BY s.run_id, s.representation, s.metric, s.key, s.protocol, s.eval_seed", args,
+            ).fetchall()
+        out = []
+        for row in rows:
+            item = dict(row)
+            item["sample_sizes"] = json.loads(item["sample_sizes"])
+            item["versions"] = json.loads(item["versions"])
+            out.append(item)
+        return out
+
+    def details(self, run_id: str, representation: str = "mean", *, protocol: str | None = None,
+                eval_seed: int | None = None) -> dict[str, dict[str, Any]]:
+        """{metric: {name: value}} for a run; per metric the latest evaluation unless protocol/eval_seed pick one."""
+        clauses, args = ["run_id = ?", "representation = ?"], [run_id, representation]
+        if protocol is not None:
+            clauses.append("protocol = ?")
+            args.append(protocol)
+        if eval_seed is not None:
+            clauses.append("eval_seed = ?")
+            args.append(int(eval_seed))
+        with self._reader() as conn:
+            rows = conn.execute(
+                "SELECT metric, protocol, eval_seed, name, value, created_at FROM details "
+                f"WHERE {' AND '.join(clauses)} ORDER BY metric, created_at, name", args,
+            ).fetchall()
+        latest: dict[str, tuple[str, str, int]] = {}
+        for row in rows:  # ordered by created_at: the last evaluation of each metric wins
+            latest[row["metric"]] = (row["created_at"], row["protocol"], row["eval_seed"])
+        out: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            if latest[row["metric"]] == (row["created_at"], row["protocol"], row["eval_seed"]):
+                out.setdefault(row["metric"], {})[row["name"]] = json.loads(row["value"])
+        return out
+
+    def table(self, *, dataset: str | None = None) -> list[dict[str, Any]]:
+        """Flat rows for export: every score joined with its run's provenance (JSON fields as JSON text)."""
+        runs = {run["run_id"]: run for run in self.runs(dataset=dataset)}
+        rows = []
+        for score in self.scores(dataset=dataset):
+            run = runs.get(score["run_id"])
+            if run is None:  # written between the two reads
+                continue
+            row = {f"run_{k}" if k in ("versions", "created_at") else k: v for k, v in run.items()}
+            row.update({k: v for k, v in score.items() if k != "run_id"})
+            for key in ("hparams", "provenance", "run_versions", "versions", "sample_sizes"):
+                row[key] = _dumps(row[key])
+            rows.append(row)
+        return rows
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _filters(**values: Any) -> tuple[str, list[Any]]:
+        clauses = [f"{column} = ?" for column, value in values.items() if value is not None]
+        args = [value for value in values.values() if value is not None]
+        return (("WHERE " + " AND ".join(clauses)) if clauses else ""), args
+
+    @staticmethod
+    def _encode_run_field(column: str, value: Any) -> Any:
+        if column in _JSON_RUN_COLUMNS:
+            return _dumps(value or {})
+        if column in _BOOL_RUN_COLUMNS:
+            return int(bool(value))
+        if column in ("seed", "steps") and value is not None:
+            return int(value)
+        if column == "train_seconds" and value is not None:
+            return float(value)
+        if column in ("run_dir", "device", "git_revision", "dataset_version", "name") and value is not None:
+            return str(value)
+        return value
+
+    @staticmethod
+    def _decode_run(row: sqlite3.Row) -> dict[str, Any]:
+        run = dict(row)
+        for column in _JSON_RUN_COLUMNS:
+            run[column] = json.loads(run[column])
+        for column in _BOOL_RUN_COLUMNS:
+            run[column] = bool(run[column])
+        return run
