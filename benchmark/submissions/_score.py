@@ -1,0 +1,128 @@
+"""Score a submission: load, validate, run the metrics driver, then record run and scores in one transaction.
+
+Nothing reaches the results store unless every step succeeded, so a bad artefact leaves no trace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+from factorbench.benchmark.submissions._artefact import RUN_DIR_ENCODERS, Artefact, check_file, load_artefact
+from factorbench.benchmark.submissions._contract import Limits, SubmissionError
+from factorbench.benchmark.submissions._encode import REPRESENTATIONS, make_encoder
+from factorbench.benchmark.submissions._rank import Standing, standing
+from factorbench.benchmark.submissions._validate import ValidationReport, validate
+
+MODEL = "submission"
+
+
+@dataclasses.dataclass
+class SubmissionResult:
+    """What `submit` did: the stored run id, the driver's evaluation, the validation report and the standing."""
+
+    run_id: str
+    artefact: Artefact
+    validation: ValidationReport
+    evaluation: dict[str, Any]
+    standing: Standing | None
+    store_path: Path
+
+
+def submit(artefact: str | Path, dataset: Any, *, name: str, protocol: str = "dlib", representation: str = "mean",
+           metrics: list[str] | None = None, seed: int = 0, store: Any = None, limits: Limits | None = None,
+           progress: bool = True, sizes: dict[str, int] | None = None) -> SubmissionResult:
+    """Validate and score an encoder artefact on `dataset`, record it as a "submission" run, and rank it.
+
+    Args:
+        artefact: a .onnx or .jaxexport file, a training run folder, or ``python:module:function``.
+        dataset: a dataset name or a loaded dataset.
+        name: the title shown on the leaderboard.
+        protocol, metrics, seed: passed to `factorbench.metrics.evaluate`.
+        representation: "mean" (the artefact's output) or "sampled" (output read as [means, log-variances]).
+        store: a ResultsStore, a path to one, or None for the default store.
+        limits: file size, speed and timeout limits.
+        sizes: sample-size overrides for the driver (small numbers for tests); recorded with the scores.
+    """
+    if not str(name).strip():
+        raise SubmissionError("a submission needs a name (--name TITLE)")
+    if representation not in REPRESENTATIONS:
+        raise SubmissionError(f"representation must be one of {', '.join(REPRESENTATIONS)}, got {representation!r}")
+    limits = limits or Limits()
+    check_file(artefact, representation=representation, limits=limits)  # fail fast, before jax and the dataset
+
+    from factorbench import datasets
+    from factorbench.benchmark.store import ResultsStore, now, package_versions
+    from factorbench.metrics import evaluate
+
+    ds = datasets.load(dataset) if isinstance(dataset, str) else dataset
+    loaded = load_artefact(artefact, ds.num_channels, representation=representation, limits=limits)
+    report = validate(loaded, ds, limits=limits, representation=representation, seed=seed)
+    encode = make_encoder(loaded, chunk_size=limits.chunk_size, representation=representation, seed=seed)
+    started = time.perf_counter()
+    extra = {"sizes": sizes} if sizes else {}
+    evaluation = evaluate(ds, encode, metrics=metrics, protocol=protocol, seed=seed, progress=progress, **extra)
+    scoring_seconds = time.perf_counter() - started
+
+    store = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    identity = "\0".join([_model_hash(loaded), ds.name, ds.info.version, str(name)])
+    run = {
+        "run_id": "sub-" + hashlib.sha256(identity.encode()).hexdigest()[:16],
+        "name": str(name),
+        "dataset": ds.name,
+        "dataset_version": ds.info.version,
+        "model": MODEL,
+        "hparams": {},
+        "status": "done",
+        "kind": "submission",
+        "trusted_code": loaded.trusted_code,
+        "shortened": False,
+        "run_dir": loaded.info.get("run_folder"),
+        "device": _device(loaded),
+        "versions": package_versions(("factorbench", "jax", "jaxlib", "numpy", "scikit-learn", "onnxruntime")),
+        "provenance": {
+            "how": "factorbench submit",
+            "date": now(),
+            "format": loaded.format,
+            "artefact": loaded.spec,
+            "sha256": loaded.sha256,
+            "size_bytes": loaded.size_bytes,
+            "representation": representation,
+            "validation": report.as_dict(),
+            "scoring_seconds": scoring_seconds,
+            "artefact_info": loaded.info,
+        },
+    }
+    run_id = run["run_id"]
+    with store.transaction():
+        # Already recorded (same model, dataset and name, e.g. its other representation): add this evaluation only.
+        if store.run(run_id) is None:
+            store.record_run(run)
+        store.record_evaluation(run_id, evaluation, representation=representation)
+    place = standing(store, run_id, ds.name, str(evaluation.get("protocol", protocol))) \
+        if representation == "mean" else None
+    return SubmissionResult(run_id=run_id, artefact=loaded, validation=report, evaluation=evaluation,
+                            standing=place, store_path=store.path)
+
+
+def _model_hash(artefact: Artefact) -> str:
+    """The hash that names the model: for a training run folder, that of its mean encoder, so the mean and
+    sampled representations of one run land in one store run."""
+    folder = artefact.info.get("run_folder")
+    mean_file = Path(folder) / RUN_DIR_ENCODERS["mean"] if folder else None
+    if mean_file is not None and mean_file.is_file():
+        return hashlib.sha256(mean_file.read_bytes()).hexdigest()
+    return artefact.sha256
+
+
+def _device(artefact: Artefact) -> str:
+    if artefact.format == "onnx":
+        return "onnxruntime " + ",".join(artefact.info.get("providers", []))
+    import jax
+
+    device = jax.devices()[0]
+    kind = device.device_kind
+    return device.platform if kind.lower() == device.platform else f"{device.platform} ({kind})"

@@ -1,0 +1,109 @@
+"""Submissions end to end: the metrics driver scores them, the store records them, the leaderboard ranks them.
+
+The same small encoder, once as a jax.export artefact and once as ONNX (fixed batch, so the scorer pads), must
+score identically on the same protocol and seed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from factorbench.benchmark import cli, export_encoder
+from factorbench.benchmark.store import ResultsStore
+from factorbench.benchmark.submissions import submit
+
+METRICS = ["mig", "sap"]  # cheap and both headline columns, so the submissions get a leaderboard rank
+SIZES = {"train": 2000, "test": 1000}  # the driver's sample sizes, shrunk (the CLI run below uses the protocol's)
+MODULE_NAME = "factorbench_test_artefacts"
+
+
+def _load_make():
+    if MODULE_NAME not in sys.modules:
+        spec = importlib.util.spec_from_file_location(MODULE_NAME, Path(__file__).parent / "bad_artefacts" / "make.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[MODULE_NAME] = module
+        spec.loader.exec_module(module)
+    return sys.modules[MODULE_NAME]
+
+
+make = _load_make()
+
+
+def test_jax_export_and_onnx_score_identically_and_are_recorded_and_ranked(tmp_path):
+    # One test, not a module fixture shared by several: under xdist each worker would score them again.
+    store = ResultsStore(tmp_path / "results.db")
+    jax_file = export_encoder(make.encoder_fn, make.encoder_params(), make.CHANNELS, tmp_path / "enc.jaxexport")
+    onnx_file = make.write_onnx(tmp_path / "enc.onnx", batch=7)  # fixed batch: the scorer pads
+    results = {
+        kind: submit(path, "identity", name=f"linear ({kind})", protocol="fast", metrics=METRICS, seed=0,
+                     store=store, progress=False, sizes=SIZES)
+        for kind, path in (("jax", jax_file), ("onnx", onnx_file))
+    }
+
+    # Same encoder, same protocol and seed: same scores.
+    a, b = results["jax"].evaluation, results["onnx"].evaluation
+    assert set(a["scores"]) == set(METRICS) and a["protocol"] == b["protocol"] == "fast" and a["seed"] == b["seed"]
+    assert a["sample_sizes"] == b["sample_sizes"] and a["sample_sizes"]["train"] == SIZES["train"]
+    for metric in METRICS:
+        assert a["scores"][metric].keys() == b["scores"][metric].keys()
+        for key, value in a["scores"][metric].items():
+            np.testing.assert_allclose(b["scores"][metric][key], value, rtol=1e-4, atol=1e-6, err_msg=f"{metric}/{key}")
+    assert a["scores"]["mig"]["mig"] > 0.5  # the band-mean encoder is the identity representation, squashed
+
+    # Recorded as submissions, with provenance and every score.
+    runs = {r["run_id"]: r for r in store.runs(dataset="identity", kind="submission")}
+    assert set(runs) == {results["jax"].run_id, results["onnx"].run_id}
+    for kind, result in results.items():
+        run = runs[result.run_id]
+        assert run["name"] == f"linear ({kind})" and run["kind"] == "submission" and not run["trusted_code"]
+        assert run["dataset_version"] and run["provenance"]["sha256"] == result.artefact.sha256
+        assert run["provenance"]["format"] == {"jax": "jax.export", "onnx": "onnx"}[kind]
+        stored = {(s["metric"], s["key"]): s["value"] for s in store.scores([result.run_id])}
+        expected = {(m, k): v for m, keys in result.evaluation["scores"].items() for k, v in keys.items()}
+        assert stored.keys() == expected.keys()
+        np.testing.assert_allclose([stored[k] for k in expected], [expected[k] for k in expected], rtol=1e-9)
+
+    # Ranked as the leaderboard ranks: each right after its submission; a tie shares the average rank.
+    first, second = results["jax"].standing, results["onnx"].standing
+    assert first.position == 1 and first.of == 1 and first.aggregate == 1.0
+    assert second.position == 1 and second.of == 2 and second.aggregate == 1.5
+    assert {"mig.mig", "sap.sap"} <= set(second.columns) and "rank 1 of 2" in second.describe()
+
+
+def test_cli_scores_trusted_python_and_prints_rank(tmp_path, capsys):
+    store = ResultsStore(tmp_path / "results.db")
+    code = cli.main(["submit", f"python:{MODULE_NAME}:numpy_encoder", "--dataset", "identity", "--name", "numpy",
+                     "--protocol", "fast", "--metrics", "mig", "--results", str(store.path),
+                     "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "python encoder, trusted code, D=4" in out and "mig/mig" in out and "leaderboard: rank 1 of 1" in out
+    (run,) = store.runs(kind="submission")
+    assert run["name"] == "numpy" and run["trusted_code"] and run["provenance"]["format"] == "python"
+    ours = {(s["metric"], s["key"]): s for s in store.scores([run["run_id"]])}
+    assert ("mig", "mig") in ours and ours["mig", "mig"]["value"] > 0.5
+    assert ours["mig", "mig"]["protocol"] == "fast" and ours["mig", "mig"]["sample_sizes"]["train"] == 10000
+
+
+def test_run_folder_sampled_and_mean_share_one_run(tmp_path):
+    import jax.numpy as jnp
+
+    params = make.encoder_params()
+    export_encoder(make.encoder_fn, params, 1, tmp_path / "encoder_mean.jaxexport")
+    export_encoder(lambda p, x: jnp.concatenate([make.encoder_fn(p, x), jnp.full((x.shape[0], make.CODE_DIM), -6.0)],
+                                                axis=1), params, 1, tmp_path / "encoder_gaussian.jaxexport")
+    store = ResultsStore(tmp_path / "results.db")
+    sampled = submit(tmp_path, "identity", name="run", protocol="fast", representation="sampled", metrics=["mig"],
+                     store=store, progress=False, sizes=SIZES)
+    mean = submit(tmp_path, "identity", name="run", protocol="fast", metrics=["mig"], store=store, progress=False,
+                  sizes=SIZES)
+    assert sampled.run_id == mean.run_id and sampled.standing is None and mean.standing.position == 1
+    (run,) = store.runs()
+    assert run["run_dir"] == str(tmp_path.resolve()) and run["provenance"]["representation"] == "sampled"
+    by_rep = {s["representation"]: s["value"] for s in store.scores([run["run_id"]])}
+    assert set(by_rep) == {"mean", "sampled"}
+    assert 0.3 < by_rep["sampled"] < by_rep["mean"]  # noise of std exp(-3) costs a little MIG
