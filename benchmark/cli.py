@@ -49,6 +49,10 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import logging
+
+    # TFDS logs missing-file warnings through absl before our one-line error says the same thing better.
+    logging.getLogger("absl").setLevel(logging.ERROR)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -56,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("factorbench: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `factorbench ... | head`: the reader left; say nothing more
+        sys.stderr.close()
+        return 141
     except (UserError, ValueError, KeyError, FileNotFoundError, NotImplementedError) as err:
         if os.environ.get("FACTORBENCH_DEBUG"):
             raise

@@ -318,7 +318,8 @@ def register(study: Study) -> None:
 def resolve_dataset(slot: DatasetSlot) -> tuple[str, dict[str, Any]]:
     """The factorbench dataset (name, load options) that fills a study's dataset slot on this machine.
 
-    The first registered candidate that loads wins (a real-file loader fails to load when its files are missing).
+    The first registered candidate whose images are available here wins (`check_available`: a loader of user files
+    is available when its files are present, a procedural twin always).
     Raises FileNotFoundError with the slot's message when none is available.
     """
     from factorbench import datasets
@@ -329,14 +330,18 @@ def resolve_dataset(slot: DatasetSlot) -> tuple[str, dict[str, Any]]:
         if candidate not in registered:
             continue
         try:
-            datasets.load(candidate, **dict(slot.options))
+            datasets.load(candidate, **dict(slot.options)).check_available()
         except (OSError, ValueError) as err:
             problems.append(f"{candidate}: {err}")
             continue
         return candidate, dict(slot.options)
-    for name in sorted(registered):  # a twin that declares itself comparable to the slot's dataset
+    for name in sorted(registered - set(slot.candidates)):  # a twin declaring itself comparable to the slot
         ds = datasets.load(name) if name != "identity" else None
         if ds is not None and getattr(ds.info, "comparable_to", "") == slot.name:
+            try:
+                ds.check_available()
+            except (OSError, ValueError):
+                continue
             return name, {}
     detail = f" ({'; '.join(problems)})" if problems else ""
     raise FileNotFoundError(f"dataset slot {slot.name!r} {slot.missing or 'has no available dataset'}{detail}")

@@ -190,6 +190,12 @@ class GroundTruthDataset:
     def _render(self, all_factors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
 
+    def check_available(self) -> None:
+        """Raise DatasetError (naming what is missing) when images cannot be read on this machine; cheap.
+
+        Procedural datasets are always available; loaders of user files override this to look for them.
+        """
+
     def device_renderer(self) -> Callable:
         """A pure, jit-able `render(factors, key) -> uint8 images` for training on an accelerator.
 

@@ -22,6 +22,7 @@ By default every objective runs `steps` real updates.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import importlib.metadata
 import json
@@ -43,6 +44,7 @@ from factorbench.models.objectives import get as get_objective
 from factorbench.models.step import Program, default_strategy, make_sampler
 
 STUDY_STEPS = 300_000
+EXPORT_FORMULATION = "lax"
 IDENTITY_FIELDS = ("dataset", "dataset_version", "objective", "hparams", "seed", "steps", "updates", "batch_size",
                    "architecture", "num_latents", "learning_rate", "dlib_step_counter")
 _VERSION_PACKAGES = ("factorbench", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
@@ -64,11 +66,17 @@ def _fmt(value: Any) -> str:
     return str(value).replace("/", "_").replace(" ", "")
 
 
-def run_name(dataset: str, objective: str, hparams: dict, seed: int, sweep_param: str | None) -> str:
-    """`sprites-beta_vae-beta4-seed0`: the swept hyperparameter (or none) names the run."""
+def run_name(dataset: str, objective: str, hparams: dict, seed: int, sweep_param: str | None,
+             defaults: dict | None = None) -> str:
+    """`sprites-beta_vae-beta4-seed0`: the swept hyperparameter (or none) names the run, followed by every other
+    hyperparameter that differs from its default in `defaults` (`sprites-factor_vae-gamma10-lambda_d_factor2-seed0`),
+    so members that differ in any hyperparameter never share a directory."""
     parts = [dataset, objective]
     if sweep_param is not None:
         parts.append(f"{sweep_param}{_fmt(hparams[sweep_param])}")
+    for name in sorted(hparams):
+        if name != sweep_param and defaults is not None and name in defaults and hparams[name] != defaults[name]:
+            parts.append(f"{name}{_fmt(hparams[name])}")
     return "-".join([*parts, f"seed{seed}"])
 
 
@@ -134,6 +142,7 @@ def train_ensemble(
     steps_per_call: int | None = None,
     eval_batches: int = 8,
     on_log: Callable[[int, list[dict]], None] | None = None,
+    budget_seconds: float | None = None,
 ) -> list[Path]:
     """Train `members` of `objective` on `dataset` together; return one run directory per member.
 
@@ -156,6 +165,10 @@ def train_ensemble(
         steps_per_call: updates per compiled call (default `log_every`).
         eval_batches: batches of the final evaluation written to final_metrics.json.
         on_log: called as on_log(step, per-member log dicts) after each log line (e.g. for a custom display).
+        budget_seconds: stop after the first compiled call that ends this many seconds (compilation included)
+            after training started, even if fewer than `steps` were made; the runs then record the steps they
+            really made, are marked "stopped_by_budget" and labelled shortened. For demos on slow machines: the
+            step count depends on the machine, so such runs do not resume.
     """
     from factorbench import datasets as fb_datasets
 
@@ -174,7 +187,7 @@ def train_ensemble(
                          f"steps_per_call ({per_call})")
     full, traced, static = _split_hparams(spec, members)
     seeds = [int(m["seed"]) for m in members]
-    names = [run_name(ds.name, spec.name, h, s, spec.sweep_param) for h, s in zip(full, seeds)]
+    names = [run_name(ds.name, spec.name, h, s, spec.sweep_param, dict(spec.defaults)) for h, s in zip(full, seeds)]
     if len(set(names)) != len(names):
         raise ValueError(f"two members would share a run directory: {names}")
 
@@ -247,6 +260,7 @@ def train_ensemble(
         bar = tqdm(total=updates, initial=start, unit="step", dynamic_ncols=True,
                    desc=f"{spec.name} x{len(members)} ({ds.name})")
     step = start
+    started = time.perf_counter()
     try:
         while step < updates:
             n = min(per_call, updates - step)
@@ -261,6 +275,14 @@ def train_ensemble(
             step += n
             logs = _log_lines(aux, step, n, dt, len(members))
             _check_finite(logs, names, step - n, step)
+            if budget_seconds is not None and step < updates and time.perf_counter() - started > budget_seconds:
+                updates = step  # what follows logs, checkpoints and finishes at this step
+                for cfg in configs:
+                    doubled = dlib_step_counter and spec.kind == "factor_vae"
+                    cfg.update(steps=step * 2 if doubled else step, updates=step, shortened=True,
+                               stopped_by_budget=True)
+                if bar is not None:
+                    bar.total = step
             for run_dir, line, cfg in zip(run_dirs, logs, configs):
                 cfg["train_seconds"] += dt / len(members)
                 if step % log_every == 0 or step == updates:
@@ -332,11 +354,16 @@ def _finish_member(program: Program, mdef, graphs, ds, params, hparams, train_ke
     final["eval_batches"] = eval_batches
     _write_json(run_dir / "final_metrics.json", final)
 
+    # Exported encoders run forward only, where XLA's own convolutions beat the training formulation
+    # (tests/perf/train_throughput.py docstring: 1,066 vs 622 images/s on 2 cores); the params are the same.
+    export_mdef = dataclasses.replace(mdef, formulation=EXPORT_FORMULATION)
+    export_graphs = vae.graphs_for(export_mdef)
+
     def mean_fn(p, x):
-        return vae.representation(mdef, graphs, p, x, gaussian=False)
+        return vae.representation(export_mdef, export_graphs, p, x, gaussian=False)
 
     def gaussian_fn(p, x):
-        return vae.representation(mdef, graphs, p, x, gaussian=True)
+        return vae.representation(export_mdef, export_graphs, p, x, gaussian=True)
 
     export_encoder(mean_fn, params, ds.num_channels, run_dir / "encoder_mean.jaxexport")
     export_encoder(gaussian_fn, params, ds.num_channels, run_dir / "encoder_gaussian.jaxexport")

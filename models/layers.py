@@ -17,7 +17,7 @@ up to float rounding (a test checks each against the reference):
 * ``"matmul"`` (the default, fastest on CPU): as "subpixel", with each stride-1 convolution written as
   static slices (im2col) and one matrix product, so XLA:CPU stays on its matmul path forward and backward.
 
-`tests/perf/train_step.py` times every formulation; the table is in the module docstring there.
+`tests/perf/train_throughput.py` times every formulation; the table is in the module docstring there.
 """
 
 from __future__ import annotations

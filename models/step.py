@@ -7,7 +7,7 @@ of shape (members,). One call of the chunk function runs `n` updates of every me
 * ``"unrolled"`` (the CPU default): the members unrolled in the program one after the other, and the `n`
   updates unrolled too (`scan(unroll=True)`); the engine calls it with n = 1 and loops on the host.
   XLA:CPU runs a convolution step about 10x slower inside a while loop (`lax.scan`, `lax.map`) than
-  outside one (tests/perf/train_step.py: 4772 vs 456 ms per batch-32 step), and runs batched (grouped)
+  outside one (tests/perf/train_throughput.py: 4772 vs 456 ms per batch-32 step), and runs batched (grouped)
   convolutions slower than one model at a time (shared/reference/stack.md), so neither loops nor vmap.
 * ``"loop"``: `lax.map` over members, each running `lax.scan` over its `n` updates: one program, members
   one after the other, no host round trip.

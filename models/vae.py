@@ -90,6 +90,15 @@ def build(mdef: ModelDef, key: jax.Array) -> tuple[Graphs, dict]:
     return Graphs(graph, disc_graph), out
 
 
+def graphs_for(mdef: ModelDef) -> Graphs:
+    """The autoencoder's graph definition for `mdef` without initialising weights (shapes only): lets trained
+    params run under another formulation, e.g. the exported encoder's (the formulations share param trees)."""
+    abstract = nnx.eval_shape(lambda: Autoencoder(mdef.architecture, mdef.channels, mdef.num_latents,
+                                                  quantize=mdef.quantize, formulation=mdef.formulation,
+                                                  rngs=nnx.Rngs(params=0)))
+    return Graphs(nnx.split(abstract, nnx.Param)[0])
+
+
 def encode(graphs: Graphs, params: dict, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(mean, logvar) of images x (B, 64, 64, C) float32 in [0, 1]."""
     model = nnx.merge(graphs.model, params["model"])

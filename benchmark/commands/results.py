@@ -14,13 +14,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("results", help="list the results store or export it (csv, json, parquet)",
                             description="List the runs of the results store, or export every score with its "
                             "run's provenance as one flat table.")
-    parser.add_argument("--store", type=Path, help="results database (default $FACTORBENCH_RESULTS or "
-                        "./factorbench-results/results.db)")
+    store_help = "results database (default $FACTORBENCH_RESULTS or ./factorbench-results/results.db)"
+    parser.add_argument("--store", type=Path, help=store_help)
+    # --store is accepted after the action too (`results list --store X`), like every other command's flags.
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--store", type=Path, default=argparse.SUPPRESS, help=store_help)
     verbs = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
-    listing = verbs.add_parser("list", help="one line per run")
+    listing = verbs.add_parser("list", help="one line per run", parents=[after])
     listing.add_argument("--dataset", help="only this dataset")
     listing.set_defaults(func=run_list)
-    export = verbs.add_parser("export", help="every score with its run's provenance, one row per score")
+    export = verbs.add_parser("export", help="every score with its run's provenance, one row per score",
+                              parents=[after])
     export.add_argument("--format", choices=FORMATS, default="csv", help="file format (default csv)")
     export.add_argument("--out", type=Path, help="output file (default ./factorbench-results/results.FORMAT)")
     export.add_argument("--dataset", help="only this dataset")
@@ -28,11 +32,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _store(args: argparse.Namespace):
-    from factorbench.benchmark.store import ResultsStore
+    from factorbench.benchmark.store import ResultsStore, default_path
 
-    if args.store is not None and not Path(args.store).exists():
-        raise FileNotFoundError(f"results store {args.store} does not exist")
-    return ResultsStore(args.store)
+    path = Path(args.store) if args.store is not None else default_path()
+    if not path.exists():  # opening a missing store would create an empty one
+        raise FileNotFoundError(f"no results store at {path}: pass --store PATH or set $FACTORBENCH_RESULTS "
+                                "(runs are recorded there by train, evaluate and submit)")
+    return ResultsStore(path)
 
 
 def run_list(args: argparse.Namespace) -> None:

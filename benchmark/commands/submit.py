@@ -21,10 +21,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="evaluation protocol (default dlib: disentanglement_lib's sample sizes)")
     parser.add_argument("--representation", choices=("mean", "sampled"), default="mean",
                         help="mean: the artefact's codes; sampled: read them as [means, log-variances] and sample")
-    parser.add_argument("--metrics", help="comma-separated subset of metrics (default: all)")
+    parser.add_argument("--metrics", nargs="+", metavar="METRIC",
+                        help="metrics to compute, space- or comma-separated (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="evaluation seed (default 0)")
-    parser.add_argument("--results", help="results store file (default $FACTORBENCH_RESULTS or "
-                        "./factorbench-results/results.db)")
+    parser.add_argument("--store", "--results", dest="store", help="results database (default "
+                        "$FACTORBENCH_RESULTS or ./factorbench-results/results.db)")
     limits = parser.add_argument_group("limits")
     limits.add_argument("--max-file-mb", type=float, default=1024.0, help="largest artefact file (default 1024)")
     limits.add_argument("--max-ms-per-image", type=float, default=50.0,
@@ -38,11 +39,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     from factorbench.benchmark.submissions import Limits, submit
 
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    metrics = [m.strip() for item in args.metrics for m in item.split(",") if m.strip()] if args.metrics else None
     limits = Limits(max_file_mb=args.max_file_mb, max_ms_per_image=args.max_ms_per_image,
                     call_timeout_s=args.call_timeout)
     result = submit(args.artefact, args.dataset, name=args.name, protocol=args.protocol,
-                    representation=args.representation, metrics=metrics, seed=args.seed, store=args.results,
+                    representation=args.representation, metrics=metrics, seed=args.seed, store=args.store,
                     limits=limits, progress=not args.no_progress)
     report = result.validation
     batch = "symbolic" if report.batch_size is None else str(report.batch_size)
@@ -59,7 +60,8 @@ def run(args: argparse.Namespace) -> None:
         shown = "nan" if value is None or not math.isfinite(float(value)) else f"{float(value):.4f}"
         print(f"  {label:<{width}}  {shown}")
     if result.standing is None:
-        print("leaderboard: the leaderboard ranks the mean representation only")
+        print("leaderboard: not ranked (the leaderboard ranks the mean representation only)"
+              if args.representation != "mean" else "leaderboard: not ranked (no comparable runs in the store)")
     else:
         print(f"leaderboard: {result.standing.describe()}")
     print(f"recorded as run {result.run_id} in {result.store_path}")

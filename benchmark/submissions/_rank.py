@@ -36,7 +36,7 @@ class Standing:
     def describe(self) -> str:
         if self.position is None:
             return (f"unranked: the table ranks {len(self.columns)} columns ({', '.join(self.columns)}) and this run "
-                    "lacks some of them; score with metrics=None for a rank")
+                    "lacks some of them; score every metric (leave out --metrics) for a rank")
         return (f"rank {self.position} of {self.of} (mean per-metric rank {self.aggregate:.2f}, 95% interval "
                 f"{self.low:.2f}-{self.high:.2f}, over {len(self.columns)} metrics)")
 

@@ -46,6 +46,10 @@ class Cars3D(GroundTruthDataset):
             f"nips2015-analogy-data.tar.gz, data/cars; size and sha256 {UNKNOWN_HASH}); put it at "
             f"{self.root / 'cars'} or point data_dir= / $FACTORBENCH_DATA at its parent ({URL})")
 
+    def check_available(self) -> None:
+        if self._images is None:
+            self.folder()
+
     def array(self, progress: bool = True) -> np.ndarray:
         """All images, (4, 24, objects, 64, 64, 3) uint8, loaded once."""
         if self._images is None:

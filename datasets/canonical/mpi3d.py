@@ -84,6 +84,10 @@ class MPI3D(GroundTruthDataset):
             self._images = images
         return self._images
 
+    def check_available(self) -> None:
+        if self._images is None:
+            locate(self.name, self.root, self.raw)
+
     def _render(self, all_factors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         index = all_factors @ self._bases()
         order = np.argsort(index)

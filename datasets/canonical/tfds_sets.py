@@ -101,9 +101,7 @@ class CanonicalDataset(GroundTruthDataset):
         """Build the array_record copy if needed (verifying the raw files first) and open it."""
         if self._cached is None:
             spec = self.spec
-            builder_cls = builder_for(spec.name)
-            config = cache.builder_config(spec.name, spec.version, spec.description)
-            probe = builder_cls(data_dir=str(self.root), config=config, file_format="array_record", source=spec)
+            builder_cls, config, probe = self._builder()
             paths = {}
             if not probe.is_prepared():
                 for raw in spec.files:
@@ -118,6 +116,18 @@ class CanonicalDataset(GroundTruthDataset):
 
     def _render(self, all_factors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return self.prepare()._render(all_factors, rng)
+
+    def _builder(self):
+        """(builder class, config, a builder instance that tells whether the array_record copy exists)."""
+        builder_cls = builder_for(self.spec.name)
+        config = cache.builder_config(self.spec.name, self.spec.version, self.spec.description)
+        probe = builder_cls(data_dir=str(self.root), config=config, file_format="array_record", source=self.spec)
+        return builder_cls, config, probe
+
+    def check_available(self) -> None:
+        if self._cached is None and not self._builder()[2].is_prepared():
+            for raw in self.spec.files:
+                locate(self.spec.name, self.root, raw)
 
     def device_renderer(self):
         raise NotImplementedError(f"{self.name}: read images on the host (dataset.images) and transfer them")

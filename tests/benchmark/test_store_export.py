@@ -66,3 +66,10 @@ def test_compare_side_by_side(store, tmp_path, capsys):
     store.record_run({"run_id": "other", "name": "tiny-0", "dataset": "sprites", "model": "vae"})
     assert main(["compare", "tiny-0", "--store", str(store.path)]) == 2
     assert "matches 2 runs" in capsys.readouterr().err
+
+
+def test_results_takes_store_after_the_action_too(tmp_path, capsys):
+    store = ResultsStore(tmp_path / "after.db")
+    store.record_run({"dataset": "sprites", "model": "vae", "seed": 0})
+    assert main(["results", "list", "--store", str(store.path)]) == 0
+    assert "1 runs in" in capsys.readouterr().out

@@ -229,3 +229,12 @@ def test_sampler_renders_on_device_or_falls_back_to_a_host_pool():
     assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0 and float(x.max()) > 0.4
     sample, how = make_sampler(datasets.load("sprites_noshape"), 4)  # shape is a nuisance: no device renderer
     assert how.startswith("host pool") and jax.jit(sample)(jax.random.PRNGKey(1)).shape == (4, 64, 64, 1)
+
+
+def test_run_names_tell_apart_members_differing_in_any_hyperparameter():
+    from factorbench.models.engine import run_name
+
+    defaults = {"gamma": 10.0, "lambda_d_factor": 1.0}
+    names = {run_name("sprites", "factor_vae", {"gamma": 10.0, "lambda_d_factor": d}, 0, "gamma", defaults)
+             for d in (1.0, 2.0)}
+    assert names == {"sprites-factor_vae-gamma10-seed0", "sprites-factor_vae-gamma10-lambda_d_factor2-seed0"}

@@ -1,6 +1,7 @@
 """Training-step speed of the dlib conv VAE (beta-VAE objective) on this machine: every design we tried, one table.
 
-Run:  .venv/bin/python tests/perf/train_step.py [--batch 64] [--steps 3] [--members 4] [--torch/--no-torch]
+Run:  .venv/bin/python tests/perf/train_throughput.py [--batch 64] [--steps 3] [--members 1,8] [--no-torch]
+      (the PyTorch row needs torch in the venv: `.venv/bin/pip install torch==2.13.0`, a CPU build here)
 
 Each JAX row times `steps` updates inside one compiled call (data rendered on the device inside the step, Adam
 included), after compiling; the best of `--repeats` calls is reported. The PyTorch row is the peers' style: eager,
@@ -17,7 +18,7 @@ Designs:
 Measured 2026-11-28 on the project machine (2 cores, AMD EPYC), UNDER HEAVY CONTENTION from other engineers' jobs
 (load average 4.5-17 on 2 cores), so absolute numbers are several times too slow and noisy; compare rows of one run:
 
-  python tests/perf/train_step.py --steps 2 --repeats 1 --members 2 --strategies unrolled,vmap   (load 8.6 -> 4.5)
+  python tests/perf/train_throughput.py --steps 2 --repeats 1 --members 2 --strategies unrolled,vmap   (load 8.6 -> 4.5)
   design                       members compile s   ms/step model-steps/s
   torch 2.13.0+cpu eager             1       0.0    5652.5          0.18
   jax lax/unrolled                   1      78.0    5142.0          0.19
@@ -32,6 +33,10 @@ Measured 2026-11-28 on the project machine (2 cores, AMD EPYC), UNDER HEAVY CONT
   per-layer fwd+bwd at batch 64 (ms), lax vs subpixel: deconv 16x16x32->32: 1440 vs 426; 8x8x64->32: 280 vs 114.
 
 The engine's defaults follow these numbers: formulation "matmul" and strategy "unrolled" (no while loop) on CPU.
+
+Inference is different: the exported encoder (forward only, jax.export, batch 256, 2,048 random images, 2 cores while
+another training job ran) encoded 622 images/s with "matmul", 716 with "subpixel" and 1,066 with "lax" (outputs equal
+to 1e-7), so `train_ensemble` exports its encoders with the "lax" formulation whatever it trained with.
 """
 
 from __future__ import annotations
@@ -123,7 +128,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=3, help="updates per compiled call")
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--members", type=int, default=4, help="ensemble size of the ensemble rows")
+    parser.add_argument("--members", default="8", help="ensemble sizes of the ensemble rows, e.g. 8 or 8,64,256")
     parser.add_argument("--formulations", default="lax,subpixel,matmul")
     parser.add_argument("--strategies", default="unrolled,vmap,loop", help="ensemble rows")
     parser.add_argument("--no-torch", action="store_true")
@@ -140,9 +145,9 @@ def main() -> None:
         _print(rows[-1:], header=len(rows) == 1)
     best = min((r for r in rows if r["design"].startswith("jax")), key=lambda r: r["ms_per_step"])
     formulation = best["design"].split()[1].split("/")[0]
-    if args.members > 1:
+    for members in (int(m) for m in args.members.split(",") if int(m) > 1):
         for strategy in args.strategies.split(","):
-            rows.append(_jax_row(formulation, strategy, args.members, args.batch, args.steps, args.repeats))
+            rows.append(_jax_row(formulation, strategy, members, args.batch, args.steps, args.repeats))
             _print(rows[-1:], header=False)
     print(f"\nbatch {args.batch}, {jax.devices()[0].device_kind} ({jax.default_backend()}), "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")

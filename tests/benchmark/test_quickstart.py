@@ -1,0 +1,131 @@
+"""The main job: shipped baselines and `factorbench quickstart` end to end, ending in a real browser."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import io
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from factorbench.benchmark import baselines as bl
+from factorbench.benchmark.cli import main
+from factorbench.benchmark.store import ResultsStore
+
+SHIPPED = bl.load_manifest()
+
+
+def test_every_shipped_baseline_is_present_labelled_and_small():
+    assert SHIPPED, "no shipped baselines: benchmark/baselines/manifest.json is missing"
+    per_method = collections.Counter(b.objective for b in SHIPPED)
+    assert len(per_method) >= 6 and min(per_method.values()) >= 2, per_method  # the Locatello methods, >= 2 seeds
+    total = 0
+    for baseline in SHIPPED:
+        path = bl.check_file(baseline)
+        total += path.stat().st_size
+        assert baseline.shortened == (baseline.steps < 300_000)
+        assert baseline.device and baseline.date and baseline.steps > 0 and baseline.learning_rate > 0
+        record = baseline.record()
+        assert record["kind"] == "baseline" and record["steps"] == baseline.steps
+        assert record["shortened"] == baseline.shortened
+    assert total < 40 * 2**20, f"shipped baselines weigh {total / 2**20:.1f} MiB"
+
+
+def test_a_damaged_baseline_is_refused_with_a_clear_error(tmp_path):
+    baseline = SHIPPED[0]
+    (tmp_path / baseline.file).write_bytes(b"not an encoder")
+    with pytest.raises(bl.BaselineError, match="does not match its manifest.*reinstall"):
+        bl.check_file(baseline, tmp_path)
+    with pytest.raises(bl.BaselineError, match="is missing"):
+        bl.check_file(SHIPPED[1], tmp_path)
+
+
+def test_baseline_scores_separate_the_methods():
+    """The packed scores are real: not all near zero, and the methods differ."""
+    by_method = collections.defaultdict(list)
+    for baseline in SHIPPED:
+        by_method[baseline.objective].append(baseline.scores["mig"]["mig"])
+    means = {m: float(np.mean(v)) for m, v in by_method.items()}
+    assert max(means.values()) > 0.05, means
+    assert max(means.values()) - min(means.values()) > 0.02, means
+
+
+def test_quickstart_rescoring_reproduces_the_packed_scores(quickstart):
+    """The quickstart computes the baselines' scores on this machine; they match what was packed."""
+    out, _ = quickstart
+    baseline = SHIPPED[0]
+    stored = [s for s in ResultsStore(out / "quickstart.db").scores([baseline.run_id]) if s["protocol"] == "fast"]
+    assert stored
+    now = {(s["metric"], s["key"]): s["value"] for s in stored}
+    compared = 0
+    for metric, keys in baseline.scores.items():
+        for key, packed in keys.items():
+            if packed is None or (isinstance(packed, float) and math.isnan(packed)):
+                continue
+            assert now[metric, key] == pytest.approx(packed, abs=1e-3), f"{metric}/{key}: {now[metric, key]} here, " \
+                f"{packed} when packed"
+            compared += 1
+    assert compared > 20
+
+
+def test_pack_writes_a_manifest_the_loader_reads(tmp_path, trained_run_dir):
+    packed = bl.pack([trained_run_dir], tmp_path, progress=False)
+    assert len(packed) == 1
+    manifest = json.loads((tmp_path / bl.MANIFEST_NAME).read_text())
+    assert manifest["format"] == bl.FORMAT and manifest["evaluation"] == bl.EVALUATION
+    (loaded,) = bl.load_manifest(tmp_path)
+    assert loaded.sha256 == hashlib.sha256((tmp_path / loaded.file).read_bytes()).hexdigest()
+    assert "mig" in loaded.scores and loaded.steps == json.loads((trained_run_dir / "config.json").read_text())["steps"]
+
+
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory):
+    """A reduced quickstart: one baseline, one live seed, one compiled call of training."""
+    out = tmp_path_factory.mktemp("quickstart")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["quickstart", "--out", str(out), "--seeds", "1", "--budget-minutes", "0.01",
+                     "--max-baselines", "1", "--no-progress"])
+    assert code == 0
+    return out, printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def trained_run_dir(quickstart):
+    out, _ = quickstart
+    (run_dir,) = (out / "quickstart-runs").iterdir()
+    return run_dir
+
+
+def test_quickstart_writes_grids_store_and_prints_the_page_to_open(quickstart):
+    out, printed = quickstart
+    assert (out / "grid-sprites.png").stat().st_size > 1000
+    index = re.search(r"leaderboard: (\S+index\.html)", printed)
+    assert index and (out / "site" / "index.html").resolve() == Path(index[1])
+    store = ResultsStore(out / "quickstart.db")
+    runs = store.runs()
+    assert collections.Counter(r["kind"] for r in runs) == {"baseline": 1, "trained": 1}
+    live = next(r for r in runs if r["kind"] == "trained")
+    assert live["shortened"] and live["model"] == "beta_vae"
+    config = json.loads((Path(live["run_dir"]) / "config.json").read_text())
+    assert config["stopped_by_budget"] and config["steps"] == config["updates"] < 300_000
+    scored = {(s["run_id"], s["metric"]) for s in store.scores() if s["protocol"] == "fast"}
+    for run in runs:
+        assert (run["run_id"], "mig") in scored and (run["run_id"], "factor_vae") in scored
+
+
+def test_quickstart_site_opens_in_chromium_with_baselines_and_the_live_model(quickstart, page):
+    out, _ = quickstart
+    page.goto((out / "site" / "datasets" / "sprites" / "index.html").as_uri())
+    rows = page.locator("table tbody tr")
+    texts = [rows.nth(i).inner_text() for i in range(rows.count())]
+    assert any("baseline" in t for t in texts), texts
+    assert any("beta_vae" in t and "baseline" not in t for t in texts), texts
+    assert any("shortened" in t for t in texts), texts
+    assert not page.problems, page.problems
