@@ -152,5 +152,10 @@ def evaluate(
         if d:
             details[name] = d
         seconds[name] = time.perf_counter() - t0
+    if details:  # what the matrices' rows are (the leaderboard labels its heatmaps with these)
+        names_of = getattr(dataset, "factor_names", None)
+        details["dataset"] = {"name": str(getattr(dataset, "name", "")),
+                              "factor_names": [str(x) for x in names_of] if names_of is not None else [],
+                              "factor_sizes": [int(x) for x in getattr(dataset, "factor_sizes", ())]}
     return {"scores": scores, "details": details, "protocol": protocol, "seed": int(seed),
             "sample_sizes": sample_sizes, "versions": _versions(), "seconds": seconds}

@@ -98,7 +98,7 @@ class Baseline:
                 "how": "shipped baseline, re-scored on this machine by factorbench quickstart",
                 "trained_on": self.device, "trained_at": self.date, "steps": self.steps,
                 "learning_rate": self.learning_rate, "batch_size": self.batch_size,
-                "file": str(self.path(folder)), "sha256": self.sha256, "packed_scores": self.scores,
+                "file": str(self.path(folder)), "sha256": self.sha256,
             },
         }
 

@@ -55,6 +55,7 @@ def test_fast_protocol_contract_details_scores_and_encode_count(fast_result):
     assert np.asarray(d["mig"]["mi_matrix"]).shape == (3, 4)  # K factors x D codes
     assert np.asarray(d["dci"]["importance_matrix"]).shape == (4, 3)  # D codes x K factors
     assert len(d["mig"]["per_factor_gap"]) == 3
+    assert len(d["dataset"]["factor_names"]) == 3 == len(d["dataset"]["factor_sizes"])  # labels the matrices' rows
 
     # an identity-like encoder scores high
     s = result["scores"]
