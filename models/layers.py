@@ -15,7 +15,9 @@ up to float rounding (a test checks each against the reference):
   the forward or backward pass; XLA:CPU runs those pathologically slowly (shared/reference/stack.md:
   the transposed convolutions' backward pass was 1.2 s of a 1.5 s step).
 * ``"matmul"`` (the default, fastest on CPU): as "subpixel", with each stride-1 convolution written as
-  static slices (im2col) and one matrix product, so XLA:CPU stays on its matmul path forward and backward.
+  static slices (im2col) and one matrix product, so XLA:CPU stays on its matmul path forward and backward;
+  except a transposed convolution to at most LAX_TRANSPOSED_MAX_OUT channels (the decoder's image
+  layer), which stays on lax: a matrix product with so few output columns is XLA:CPU's slow case.
 
 `tests/perf/train_throughput.py` times every formulation; the table is in the module docstring there.
 """
@@ -29,6 +31,8 @@ from jax import lax
 
 FORMULATIONS = ("lax", "subpixel", "matmul")
 DEFAULT_FORMULATION = "matmul"
+# Under "matmul", transposed convolutions to at most this many channels stay on lax (see ConvTranspose).
+LAX_TRANSPOSED_MAX_OUT = 4
 
 _DN = ("NHWC", "HWIO", "NHWC")
 glorot_uniform = jax.nn.initializers.glorot_uniform()  # TF1's default kernel initializer
@@ -175,11 +179,19 @@ class ConvTranspose(nnx.Module):
 
     def __call__(self, x: jax.Array) -> jax.Array:
         kernel = self.kernel[...]
-        if self.formulation != "lax" and self.stride == 2 and kernel.shape[:2] == (4, 4):
+        if self._subpixel(kernel):
             y = conv_transpose_s2_subpixel(x, kernel, matmul=self.formulation == "matmul")
         else:
             y = conv_transpose_same(x, kernel, self.stride)
         return y + self.bias[...]
+
+    def _subpixel(self, kernel: jax.Array) -> bool:
+        if self.formulation == "lax" or self.stride != 2 or kernel.shape[:2] != (4, 4):
+            return False
+        # XLA:CPU's matrix product is slow when it has few output columns: the image layer (1 or 3 channels,
+        # so 4 or 12 phase columns) took 153 / 155 ms forward+backward as a matmul against 22 / 53 ms with
+        # lax (batch 64, 32x32x32 -> 64x64xC); from 8 channels on the matmul wins (178 vs 197 ms).
+        return not (self.formulation == "matmul" and kernel.shape[2] <= LAX_TRANSPOSED_MAX_OUT)
 
 
 def dense(in_features: int, out_features: int, *, rngs: nnx.Rngs) -> nnx.Linear:

@@ -42,6 +42,18 @@ def test_transposed_conv_subpixel_matches_tf_definition(matmul):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("out_features, uses_lax", [(1, True), (3, True), (layers.LAX_TRANSPOSED_MAX_OUT + 1, False)])
+def test_matmul_transposed_conv_keeps_narrow_outputs_on_lax(out_features, uses_lax):
+    # The decoder's image layer stays on XLA's convolution under "matmul" (a narrow matmul is slow on CPU);
+    # either way the module computes TF's conv2d_transpose.
+    layer = layers.ConvTranspose(6, out_features, 4, 2, formulation="matmul", rngs=nnx.Rngs(0))
+    x = jax.random.normal(jax.random.PRNGKey(6), (2, 4, 4, 6))
+    primitives = {eqn.primitive.name for eqn in jax.make_jaxpr(layer)(x).jaxpr.eqns}
+    assert ("conv_general_dilated" in primitives) == uses_lax
+    ref = layers.conv_transpose_same(x, layer.kernel[...], 2) + layer.bias[...]
+    np.testing.assert_allclose(layer(x), ref, rtol=1e-5, atol=1e-5)
+
+
 def test_space_to_depth_round_trip():
     x = jnp.arange(2 * 4 * 6 * 3, dtype=jnp.float32).reshape(2, 4, 6, 3)
     assert layers.space_to_depth(x).shape == (2, 2, 3, 12)

@@ -11,11 +11,31 @@ Designs:
   formulation  how the strided and transposed convolutions are computed (factorbench.models.layers):
                lax = lax.conv_general_dilated / the input-gradient of the strided conv (XLA: lhs-dilated conv);
                subpixel = space-to-depth + stride-1 conv, transposed conv as one 3x3 conv + depth-to-space;
-               matmul = subpixel with every stride-1 conv as static slices + one matmul (im2col).
+               matmul = subpixel with every stride-1 conv as static slices + one matmul (im2col), except the
+               decoder's image layer (<= 4 output channels), which stays on lax (see below).
   strategy     unrolled = members and updates unrolled in one program (no while loop; the CPU default);
                loop = lax.map over members of lax.scan over updates; vmap = lax.scan of a vmapped update.
 
-Measured 2026-11-28 on the project machine (2 cores, AMD EPYC), UNDER HEAVY CONTENTION from other engineers' jobs
+Measured 2026-11-28 18:30 UTC on the project machine (2 cores, AMD EPYC), idle (load average 0.9 before the run):
+
+  python tests/perf/train_throughput.py --steps 3 --repeats 2 --members 1,8 --strategies unrolled
+  design                       members compile s   ms/step model-steps/s
+  torch 2.13.0+cpu eager             1       0.0     182.8          5.47
+  jax lax/unrolled                   1      10.0     569.6          1.76
+  jax subpixel/unrolled              1      15.3     436.8          2.29
+  jax matmul/unrolled                1      14.4     206.5          4.84
+  jax matmul/unrolled                8      87.9    1587.0          5.04     (198 ms a model-step)
+
+  The same command an hour earlier, before the image layer moved to lax: torch 175.8 ms, matmul 305.5 ms (one model),
+  1994.8 ms (8 members, 249 ms a model-step). Per layer, forward+backward at batch 64 (ms; lax / subpixel / matmul):
+  conv 64x64x1->32 40 / 29 / 12-15; conv 32x32x32->32 77-84 / 101 / 82-84; deconv 8x8x64->16x16x32 67-71 / 38 / 20;
+  deconv 16x16x32->32 224-265 / 103 / 84-94 (four separate 2x2 phase products, 2.25x fewer FLOPs: also 84);
+  deconv 32x32x32->64x64xC, C=1: 20-22 / 113 / 124-153, C=3: 53 / - / 155, C=8: 197 / - / 178, C=16: 582 / - / 238.
+  XLA:CPU's matrix product is slow with few output columns (4 or 12 here), hence the lax image layer. The two 80 ms
+  layers are memory-bound (their three products take 7 + 25 + 19 ms as bare matmuls); lax for the 32->32 conv, XNNPACK
+  and oneDNN flags did not help (within noise).
+
+Earlier, 2026-11-28 morning, UNDER HEAVY CONTENTION from other engineers' jobs
 (load average 4.5-17 on 2 cores), so absolute numbers are several times too slow and noisy; compare rows of one run:
 
   python tests/perf/train_throughput.py --steps 2 --repeats 1 --members 2 --strategies unrolled,vmap   (load 8.6 -> 4.5)
