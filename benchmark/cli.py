@@ -51,6 +51,11 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     import logging
 
+    if argv is None:  # the real command line, not a call from Python: let XLA's scratch memory use huge pages
+        from factorbench.benchmark.huge_pages import reexec_with_huge_pages
+
+        reexec_with_huge_pages()
+
     # TFDS logs missing-file warnings through absl before our one-line error says the same thing better.
     logging.getLogger("absl").setLevel(logging.ERROR)
     parser = build_parser()

@@ -5,7 +5,7 @@ ensemble's state is the members' states stacked on a leading axis, and its hyper
 of shape (members,). One call of the chunk function runs `n` updates of every member:
 
 * ``"unrolled"`` (the CPU default): the members unrolled in the program one after the other, and the `n`
-  updates unrolled too (`scan(unroll=True)`); the engine calls it with n = 1 and loops on the host.
+  updates unrolled too (a Python loop: no `scan`); the engine calls it with n = 1 and loops on the host.
   XLA:CPU runs a convolution step about 10x slower inside a while loop (`lax.scan`, `lax.map`) than
   outside one (tests/perf/train_throughput.py: 4772 vs 456 ms per batch-32 step), and runs batched (grouped)
   convolutions slower than one model at a time (shared/reference/stack.md), so neither loops nor vmap.
@@ -164,14 +164,16 @@ class Program:
     def _run(self, state, keys, hparams, start, *, n: int, strategy: str):
         steps = start + jnp.arange(n, dtype=jnp.int32)
         if strategy == "unrolled":
+            # A Python loop, not `scan(unroll=True)`: a scan of length 1 has unroll=1, which is a while loop, and
+            # XLA:CPU ran the step about 1.5x slower inside it (tests/perf/train_throughput.py docstring).
             outs = []
             for i in range(keys.shape[0]):
                 st, key, hp = jax.tree.map(lambda a, i=i: a[i], (state, keys, hparams))
-
-                def body(carry, step, key=key, hp=hp):
-                    return self.update(carry, key, hp, step)
-
-                outs.append(jax.lax.scan(body, st, steps, unroll=True))
+                auxes = []
+                for t in range(n):
+                    st, aux = self.update(st, key, hp, steps[t])
+                    auxes.append(aux)
+                outs.append((st, jax.tree.map(lambda *xs: jnp.stack(xs), *auxes)))
             return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
         if strategy == "loop":
             def member(args):

@@ -153,6 +153,9 @@ def main() -> None:
     parser.add_argument("--strategies", default="unrolled,vmap,loop", help="ensemble rows")
     parser.add_argument("--no-torch", action="store_true")
     args = parser.parse_args()
+    from factorbench.benchmark.huge_pages import reexec_with_huge_pages
+
+    reexec_with_huge_pages()  # as the `factorbench` command does; GLIBC_TUNABLES=glibc.malloc.hugetlb=0 to compare
 
     rows = []
     if not args.no_torch:
@@ -170,7 +173,8 @@ def main() -> None:
             rows.append(_jax_row(formulation, strategy, members, args.batch, args.steps, args.repeats))
             _print(rows[-1:], header=False)
     print(f"\nbatch {args.batch}, {jax.devices()[0].device_kind} ({jax.default_backend()}), "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
+          f"GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '')!r}")
 
 
 def _print(rows: list[dict], header: bool) -> None:
