@@ -1,11 +1,12 @@
 """Rendering throughput of the 3D twins on this machine, and the data share of a CPU training step.
 
-Run: .venv/bin/python tests/perf/render_throughput.py [--batch 64] [--repeats 5] [--step-ms 580]
+Run: .venv/bin/python tests/perf/render_throughput.py [--batch 64] [--repeats 5] [--step-ms 210]
 
 Prints images/s of each dataset's jitted device renderer (steady state, after compilation) and of
 the array_record cache read path, and the share of a training step spent on data,
 ``render / (render + step)``, with the step time of a batch-64 conv-VAE step on 2 CPU cores
-(580 ms, shared/reference/stack.md sec 4) unless --step-ms says otherwise. Not run by pytest.
+(210 ms, tests/perf/train_throughput.py, 2026-11-29) unless --step-ms says otherwise. Like the `factorbench`
+command, it runs with glibc.malloc.hugetlb=1 (factorbench.benchmark.huge_pages). Not run by pytest.
 """
 
 from __future__ import annotations
@@ -35,8 +36,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--step-ms", type=float, default=580.0)
+    parser.add_argument("--step-ms", type=float, default=210.0)
     args = parser.parse_args()
+    from factorbench.benchmark.huge_pages import reexec_with_huge_pages
+
+    reexec_with_huge_pages()
     print(f"device: {jax.devices()[0]}, batch {args.batch}, training step {args.step_ms:.0f} ms")
     print("wall = measured wall clock (noisy under contention); cpu = process CPU time per batch, and img/s on 2")
     print("idle cores estimated as 2 * batch / cpu (assumes XLA keeps both cores busy)")

@@ -16,7 +16,34 @@ Designs:
   strategy     unrolled = members and updates unrolled in one program (no while loop; the CPU default);
                loop = lax.map over members of lax.scan over updates; vmap = lax.scan of a vmapped update.
 
-Measured 2026-11-28 18:30 UTC on the project machine (2 cores, AMD EPYC), idle (load average 0.9 before the run):
+The script re-executes itself with glibc.malloc.hugetlb=1, as the `factorbench` command does
+(factorbench.benchmark.huge_pages); set GLIBC_TUNABLES=glibc.malloc.hugetlb=0 to measure without. The footer prints it.
+
+Measured 2026-11-29 05:17 UTC on the project machine (2 cores, AMD EPYC), idle (load average 1.4 before the run):
+
+  python tests/perf/train_throughput.py --steps 3 --repeats 2 --members 1,8 --strategies unrolled
+  design                       members compile s   ms/step model-steps/s
+  torch 2.13.0+cpu eager             1       0.0     143.7          6.96
+  jax lax/unrolled                   1      12.1     595.0          1.68
+  jax subpixel/unrolled              1      18.7     349.8          2.86
+  jax matmul/unrolled                1      18.2     209.8          4.77
+  jax matmul/unrolled                8     110.0    1453.5          5.50     (182 ms a model-step)
+
+  the same, GLIBC_TUNABLES=glibc.malloc.hugetlb=0, --members 1 --formulations matmul: torch 185.3, jax 242.9 ms
+  --steps 1 --repeats 4 --members 1 --formulations matmul (what the engine compiles): torch 126.6, jax 224.5 ms
+
+  Huge pages: every call of a compiled program mallocs its scratch buffer (124 MiB for this step) and frees it;
+  glibc maps it fresh each time, so a call took ~32,000 page faults (getrusage), about 40 ms. With the tunable,
+  ~200. PyTorch's eager step gains as much or more (185 -> 127-144 ms): its activations are malloc'd each step too.
+  Steps per compiled call (no block between calls, as in the engine; huge pages / none): 1: 184 / 265 ms, compile
+  9.5 s; 2: 166 / 220 ms, 11.0 s; 4: 175 / 212 ms, 19.3 s. The engine compiles one update per call on CPU.
+  A bug this found: `lax.scan(unroll=True)` over one step has unroll=1, i.e. a while loop, and the engine's
+  one-update calls ran inside it (312-334 ms a step; the conv weight gradient of the image layer alone took 99 ms
+  there, 10 ms outside): "unrolled" now unrolls in Python (tests/models/test_engine.py checks the jaxpr).
+  `factorbench train`, 40 steps, log lines of 10: 1 model 205-252 ms a step, 2 models 212-225 ms a model-step
+  (was 312-334 and ~415).
+
+Earlier, 2026-11-28 18:30 UTC, without huge pages (3-step calls: the while-loop bug hit only 1-step calls), idle:
 
   python tests/perf/train_throughput.py --steps 3 --repeats 2 --members 1,8 --strategies unrolled
   design                       members compile s   ms/step model-steps/s
