@@ -33,7 +33,7 @@ def huge_page_environment(environ: Mapping[str, str], system: str, libc: str) ->
 def reexec_with_huge_pages() -> None:
     """Replace this process by the same command line with `glibc.malloc.hugetlb=1`; return if not needed."""
     env = huge_page_environment(os.environ, platform.system(), platform.libc_ver()[0])
-    if env is None:
+    if env is None or not sys.executable or not sys.orig_argv:  # an embedded interpreter: nothing to re-run
         return
     sys.stdout.flush()
     sys.stderr.flush()

@@ -1,12 +1,16 @@
 """Rendering throughput of the 3D twins on this machine, and the data share of a CPU training step.
 
-Run: .venv/bin/python tests/perf/render_throughput.py [--batch 64] [--repeats 5] [--step-ms 210]
+Run: .venv/bin/python tests/perf/render_throughput.py [--batch 64] [--repeats 5] [--step-ms 210] [--in-step]
 
 Prints images/s of each dataset's jitted device renderer (steady state, after compilation) and of
 the array_record cache read path, and the share of a training step spent on data,
 ``render / (render + step)``, with the step time of a batch-64 conv-VAE step on 2 CPU cores
 (210 ms, tests/perf/train_throughput.py, 2026-11-29) unless --step-ms says otherwise. Like the `factorbench`
 command, it runs with glibc.malloc.hugetlb=1 (factorbench.benchmark.huge_pages). Not run by pytest.
+
+`--in-step` measures the share where it is paid instead: the engine's compiled one-update call (conv VAE,
+beta-VAE, batch 64) drawing its batch from the on-demand renderer vs from a pool of 1,024 images already on the
+device, alternated `--rounds` times; share = (render - pool) / render, from the medians. A few minutes a dataset.
 """
 
 from __future__ import annotations
@@ -37,10 +41,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--step-ms", type=float, default=210.0)
+    parser.add_argument("--in-step", action="store_true", help="measure the share inside real training steps")
+    parser.add_argument("--rounds", type=int, default=3, help="--in-step: pool/render alternations")
     args = parser.parse_args()
     from factorbench.benchmark.huge_pages import reexec_with_huge_pages
 
     reexec_with_huge_pages()
+    if args.in_step:
+        for name in ("scenes3d", "arm3d"):
+            in_step_share(name, args.batch, args.rounds, args.repeats)
+        return
     print(f"device: {jax.devices()[0]}, batch {args.batch}, training step {args.step_ms:.0f} ms")
     print("wall = measured wall clock (noisy under contention); cpu = process CPU time per batch, and img/s on 2")
     print("idle cores estimated as 2 * batch / cpu (assumes XLA keeps both cores busy)")
@@ -66,6 +76,42 @@ def main() -> None:
         seconds, cpu = timed(lambda: cached.images(cached.sample_factors(args.batch, rng)), args.repeats * 4)
         _report("cache", "array_record read", setup, seconds, cpu, args)
         print(f"(cache build: {small.num_observations} images of 64x64x1 in {setup:.1f} s incl. TFDS overhead)")
+
+
+def in_step_share(name: str, batch: int, rounds: int, calls: int) -> None:
+    """Median ms of a training step drawing from the renderer and from a device pool, and the data share."""
+    from factorbench.models import step as S
+    from factorbench.models import vae
+    from factorbench.models.objectives import get
+
+    ds, spec = datasets.load(name), get("beta_vae")
+    mdef = vae.model_def(spec, "conv", ds.num_channels)
+    graphs, params = vae.build(mdef, jax.random.PRNGKey(0))
+    pool = jnp.asarray(ds.sample(1024, np.random.default_rng(0))[1])
+
+    def from_pool(key):
+        return pool[jax.random.randint(key, (batch,), 0, pool.shape[0])].astype(jnp.float32) / 255.0
+
+    samplers = {"pool": from_pool, "render": S.make_sampler(ds, batch)[0]}
+    chunks = {}
+    for label, sample in samplers.items():
+        program = S.Program(spec, mdef, graphs, sample, {}, 1e-4)
+        chunks[label] = (program.chunk(1, "unrolled"), jax.tree.map(lambda a: a[None], program.init_state(params)))
+    keys, hparams = jax.random.PRNGKey(1)[None], {"beta": jnp.full((1,), 4.0, jnp.float32)}
+    times = {label: [] for label in chunks}
+    for r in range(rounds + 1):  # round 0 compiles and warms up
+        for label, (fn, state) in chunks.items():
+            start = time.perf_counter()
+            for k in range(calls):  # no wait between calls, as in the engine
+                state, aux = fn(state, keys, hparams, jnp.int32(r * calls + k))
+            jax.block_until_ready(aux)
+            chunks[label] = (fn, state)
+            if r:
+                times[label].append((time.perf_counter() - start) / calls * 1e3)
+    pool_ms, render_ms = (float(np.median(times[label])) for label in ("pool", "render"))
+    print(f"{name:<10} step from pool {pool_ms:6.1f} ms, rendering on demand {render_ms:6.1f} ms "
+          f"(rounds: {', '.join(f'{t:.0f}' for t in times['render'])}): data share "
+          f"{(render_ms - pool_ms) / render_ms:.1%}", flush=True)
 
 
 def _report(name, path, setup, seconds, cpu, args) -> None:
