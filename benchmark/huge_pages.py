@@ -2,8 +2,8 @@
 
 Every call of a compiled program on XLA:CPU allocates its temporary buffer (124 MiB for one batch-64 training
 step of the conv VAE) with malloc and frees it at the end. glibc serves an allocation that large with a fresh
-`mmap`, so each call touches ~32,000 new 4 KiB pages; the page faults and the zeroing cost ~40% of the step
-(tests/perf/train_throughput.py docstring: 265 -> 184 ms a step on 2 cores). glibc's tunable
+`mmap`, so each call touches ~32,000 new 4 KiB pages; the page faults and the zeroing cost ~80 ms of a 265 ms
+step on 2 cores (tests/perf/train_throughput.py docstring: 184 ms with huge pages). glibc's tunable
 `glibc.malloc.hugetlb=1` (glibc >= 2.35; older ones ignore it) asks the kernel for transparent huge pages on
 those mappings, which cuts the faults 60-fold. Tunables are read once at process start, so the `factorbench`
 command re-executes itself with the tunable set; a user's own `glibc.malloc.hugetlb` setting (e.g. `=0`) wins.
