@@ -70,9 +70,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "$FACTORBENCH_RESULTS or ./factorbench-results/results.db)")
     parser.add_argument("--no-store", action="store_true", help="record nothing in the results store")
     group = parser.add_argument_group("hyperparameters (one or more values each; defaults are the objective's)")
-    for name, kind in _hparam_names().items():
-        group.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", type=kind, nargs="+", default=None,
-                           metavar=name.upper())
+    # The flags come from the objectives, whose import pulls in jax and flax (~2 s): they are added only when
+    # `train` is the command being parsed, so `factorbench --help` and the other commands start without them.
+    parse_known_args = parser.parse_known_args
+
+    def parse_with_hyperparameters(args=None, namespace=None):
+        if not group._group_actions:
+            for name, kind in _hparam_names().items():
+                group.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", type=kind, nargs="+",
+                                   default=None, metavar=name.upper())
+        return parse_known_args(args, namespace)
+
+    parser.parse_known_args = parse_with_hyperparameters
     parser.set_defaults(func=run)
 
 

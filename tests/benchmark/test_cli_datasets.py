@@ -22,6 +22,14 @@ def test_help_lists_commands_and_each_subcommand_has_help():
         assert run_cli(verb, "--help").returncode == 0
 
 
+def test_help_imports_no_jax_and_train_help_lists_every_hyperparameter():
+    code = ("import sys; from factorbench.benchmark.cli import build_parser; build_parser().format_help(); "
+            "print(sorted(m for m in ('jax', 'flax', 'tensorflow_datasets') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+    train_help = run_cli("train", "--help").stdout
+    assert all(f"--{flag} " in train_help for flag in ("beta", "gamma", "c-max", "lambda-od", "commitment-weight"))
+
+
 def test_list_and_show(capsys):
     assert main(["datasets", "list"]) == 0
     listing = capsys.readouterr().out
