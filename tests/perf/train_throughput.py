@@ -33,7 +33,7 @@ Measured 2026-11-29 05:17 UTC on the project machine (2 cores, AMD EPYC), idle (
   --steps 1 --repeats 4 --members 1 --formulations matmul (what the engine compiles): torch 126.6, jax 224.5 ms
 
   Huge pages: every call of a compiled program mallocs its scratch buffer (124 MiB for this step) and frees it;
-  glibc maps it fresh each time, so a call took ~32,000 page faults (getrusage), about 40 ms. With the tunable,
+  glibc maps it fresh each time, so a call took ~32,000 page faults (getrusage), 33-81 ms a step. With the tunable,
   ~200. PyTorch's eager step gains as much or more (185 -> 127-144 ms): its activations are malloc'd each step too.
   Steps per compiled call (no block between calls, as in the engine; huge pages / none): 1: 184 / 265 ms, compile
   9.5 s; 2: 166 / 220 ms, 11.0 s; 4: 175 / 212 ms, 19.3 s. The engine compiles one update per call on CPU.
