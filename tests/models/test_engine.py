@@ -242,7 +242,7 @@ def test_run_names_tell_apart_members_differing_in_any_hyperparameter():
 
 @pytest.mark.parametrize("n", [1, 2])
 def test_unrolled_chunk_has_no_loop(n):
-    # scan(unroll=True) of length 1 is a while loop, and XLA:CPU ran the step ~1.4x slower inside one.
+    # scan(unroll=True) of length 1 is a while loop, and XLA:CPU ran the step about 1.5x slower inside one.
     import jax
 
     from factorbench import datasets
