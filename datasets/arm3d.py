@@ -18,12 +18,15 @@ Factors (index order, last fastest: 6 x 6 x 2 x 3 x 3 x 40 x 40 = 1,036,800 imag
 
 Scene: a grey round platform on the floor, a back wall, a two-link grey arm on a column at the
 back of the platform, and the object held upright at the tip of the forearm. One directional
-light, Lambert shading, soft shadows of arm and object, no supersampling (see `SUPERSAMPLE`).
+light, Lambert shading, soft shadows of arm and object, no supersampling.
 
-Unlike `scenes3d`, the geometry has 28,800 configurations (too many to precompute), so every
-batch is ray-marched: the colours enter at the end as weights of two colour slots (object,
-background) plus a constant grey layer (arm, platform, highlight). The march is confined to the
-bounding sphere of the arm, so rays that only see the room cost a few plane tests.
+Unlike `scenes3d`, the geometry has 57,600 configurations (too many to precompute), so every
+batch is ray-marched (`render`), in four passes over the pixels that XLA:CPU runs as one fused
+loop each; see `render` for how the code keeps them so.
+
+Version 1.1.0 (2026-11-29) starts shadow rays a little back along the view ray instead of off the
+surface normal and normalises normals by Newton steps: 1.2% of pixels differ from 1.0.0, at
+shadow edges and silhouettes (mean change < 0.1 levels); rendering got 2.2x faster.
 """
 
 from __future__ import annotations
@@ -54,7 +57,6 @@ HORIZONTAL_DEG = np.linspace(-50.0, 50.0, 40)
 VERTICAL_DEG = np.linspace(-40.0, 40.0, 40)
 
 SIZE = 64
-SUPERSAMPLE = 1
 BASE = (0.0, 0.0, -0.7)  # foot of the arm's column
 SHOULDER_HEIGHT, UPPER_ARM, FOREARM = 0.85, 0.75, 0.65
 COLUMN_R, UPPER_R, FORE_R, JOINT_R = 0.09, 0.06, 0.05, 0.09
@@ -66,6 +68,7 @@ LIGHT = (0.75, 1.0, 0.35)
 AMBIENT = 0.3
 ARM_GREY, PLATFORM_GREY = 0.62, 0.55
 MARCH_STEPS, SHADOW_STEPS = 18, 8
+SHADOW_BACKOFF = 4e-3  # shadow rays start this far back along the view ray from the surface
 
 
 def _object(shape, half):
@@ -107,25 +110,22 @@ def _pose(horizontal, vertical):
     return shoulder, elbow, tip, d2
 
 
-def light_weights(factors: jax.Array, supersample: int = SUPERSAMPLE) -> jax.Array:
-    """Light weights (N, 64, 64, 5): object slot, background slot, and the constant RGB layer (3)."""
-    f = jnp.asarray(factors, jnp.int32)
+def _scene(f: jax.Array):
+    """Rays and SDFs of N images from factor rows (N, 7): origin, direction, arm, object, room."""
     n = f.shape[0]
-    shape = f[:, 1:2]
     half = jnp.asarray(SIZES, jnp.float32)[f[:, 2]][:, None]
     horizontal = jnp.deg2rad(jnp.asarray(HORIZONTAL_DEG, jnp.float32)[f[:, 5]])[:, None]
     vertical = jnp.deg2rad(jnp.asarray(VERTICAL_DEG, jnp.float32)[f[:, 6]])[:, None]
     shoulder, elbow, tip, d2 = _pose(horizontal, vertical)
     centre = rm.along(tip, d2, half * 0.9)  # the object sits at the end of the forearm
+    shape_sdf = _object(f[:, 1:2], half)
 
     azimuth = np.deg2rad(CAMERA_AZIMUTH_DEG)
     eye = jnp.stack([jnp.full((n,), CAMERA_DISTANCE * np.sin(azimuth)),
                      jnp.asarray(CAMERA_HEIGHTS, jnp.float32)[f[:, 3]],
                      jnp.full((n,), CAMERA_DISTANCE * np.cos(azimuth))], axis=1)
     target = jnp.broadcast_to(jnp.asarray(TARGET, jnp.float32), (n, 3))
-    origin, direction = rm.camera_rays(eye, target, SIZE * supersample, FOV_DEGREES)
-
-    obj = _object(shape, half)
+    origin, direction = rm.camera_rays(eye, target, SIZE, FOV_DEGREES)
     base_top = (BASE[0], SHOULDER_HEIGHT / 2, BASE[2])
 
     def arm(p):
@@ -135,55 +135,93 @@ def light_weights(factors: jax.Array, supersample: int = SUPERSAMPLE) -> jax.Arr
         joints = jnp.minimum(rm.sd_sphere(rm.sub(p, shoulder), JOINT_R), rm.sd_sphere(rm.sub(p, elbow), JOINT_R))
         return jnp.minimum(jnp.minimum(column, upper), jnp.minimum(fore, joints))
 
+    def obj(p):
+        return shape_sdf(rm.sub(p, centre))
+
+    def room():
+        """Distance to the floor or the back wall (at most 50), and whether it is the floor."""
+        t_floor = rm.plane_hit(origin, direction, (0.0, 1.0, 0.0), 0.0)
+        t_wall = rm.plane_hit(origin, direction, (0.0, 0.0, 1.0), WALL_Z)
+        return jnp.minimum(jnp.minimum(t_floor, t_wall), 50.0), t_floor <= t_wall
+
+    return origin, direction, shoulder, arm, obj, room
+
+
+def render(factors: jax.Array, object_rgb: jax.Array, background_rgb: jax.Array) -> jax.Array:
+    """uint8 images (N, 64, 64, 3) of factor rows (N, 7), with (N, 3) object and background colours.
+
+    Four passes over the pixels. XLA:CPU fuses an elementwise graph into one loop only while no
+    square root or division in it is read by consumers that end up in different fusions; otherwise
+    it materialises each such value as a pass over memory of its own (the first version of this
+    renderer ran ~60 such passes, 35-47 ms a batch of 64). So each pass has exactly one output:
+
+    1. march: `MARCH_STEPS` sphere-tracing steps from the arm's bounding sphere to the room;
+    2. surface: one float a pixel, the distance along the ray to what the pixel shows, negated when
+       that is the object (a hit on arm or object is a distance short of the room's);
+    3. shadow: `SHADOW_STEPS` soft-shadow steps towards the light (`rm.soft_shadow`, one carry);
+    4. shade: normal (Newton-normalised), Lambert, highlight and colours, packed into one uint32 a
+       pixel (`rm.pack_rgb`), inside a conditional: XLA does not fuse across one, and without it,
+       it fused the unpacking into the shading and shaded every pixel once per channel. The
+       condition (every factor inside the grid) is also a guard: rows outside it render black.
+
+    17-19 ms a batch of 64 on 2 CPU cores (tests/perf/render_throughput.py).
+    """
+    f = jnp.asarray(factors, jnp.int32)
+    n = f.shape[0]
+    origin, direction, shoulder, arm, obj, room = _scene(f)
+
     def scene(p):
-        return jnp.minimum(arm(p), obj(rm.sub(p, centre)))
+        return jnp.minimum(arm(p), obj(p))
 
-    t_floor = rm.plane_hit(origin, direction, (0.0, 1.0, 0.0), 0.0)
-    t_wall = rm.plane_hit(origin, direction, (0.0, 0.0, 1.0), WALL_Z)
-    t_bg = jnp.minimum(jnp.minimum(t_floor, t_wall), 50.0)
-    on_floor = t_floor <= t_wall
-
-    # the arm and object lie inside a sphere around the shoulder: march only there
+    # 1. march only inside a sphere around the shoulder that holds the arm and the object
+    t_room, _ = room()
     reach = UPPER_ARM + FOREARM + 2.0 * SIZES[1] + 0.1
     oc = rm.sub(origin, shoulder)
     b = rm.dot(oc, direction)
     disc = b * b - (rm.dot(oc, oc) - reach * reach)
-    t_enter = jnp.where(disc > 0.0, jnp.maximum(-b - jnp.sqrt(jnp.maximum(disc, 0.0)), 0.0), t_bg)
-    t = rm.march(scene, origin, direction, jnp.minimum(t_enter, t_bg), t_bg, MARCH_STEPS)
+    t_enter = jnp.where(disc > 0.0, jnp.maximum(-b - jnp.sqrt(jnp.maximum(disc, 0.0)), 0.0), t_room)
+    t = rm.march(scene, origin, direction, jnp.minimum(t_enter, t_room), t_room, MARCH_STEPS)
+
+    # 2. what each pixel shows
     p_hit = rm.along(origin, direction, t)
-    d_object, d_arm = obj(rm.sub(p_hit, centre)), arm(p_hit)
-    hit = (jnp.minimum(d_object, d_arm) < 2e-3 + 1e-3 * t) & (t < t_bg - 1e-3)
-    hit_object = hit & (d_object <= d_arm)
+    d_object, d_arm = obj(p_hit), arm(p_hit)
+    hit = (jnp.minimum(d_object, d_arm) < 2e-3 + 1e-3 * t) & (t < t_room - 1e-3)
+    surface = jnp.where(hit, jnp.where(d_object <= d_arm, -t, t), t_room)
 
-    t_surface = jnp.where(hit, t, t_bg)
-    p = rm.along(origin, direction, t_surface)
-    obj_normal = rm.sdf_normal(scene, p)
-    normal = (jnp.where(hit, obj_normal[0], 0.0), jnp.where(hit, obj_normal[1], jnp.where(on_floor, 1.0, 0.0)),
-              jnp.where(hit, obj_normal[2], jnp.where(on_floor, 0.0, 1.0)))
+    # 3. shadow rays start a little back along the view ray, off the surface
     light = rm.normalize(tuple(jnp.full((1, 1), c, jnp.float32) for c in LIGHT))
-    shadow = rm.soft_shadow(scene, rm.along(p, normal, 2e-3), light, SHADOW_STEPS, k=8.0)
-    intensity = AMBIENT + (1.0 - AMBIENT) * jnp.maximum(rm.dot(normal, light), 0.0) * shadow
-    half_vector = rm.normalize(tuple(light[i] - direction[i] for i in range(3)))
-    specular = jnp.where(hit, 0.3 * jnp.maximum(rm.dot(normal, half_vector), 0.0) ** 30 * shadow, 0.0)
+    start = rm.along(origin, direction, jnp.abs(surface) - SHADOW_BACKOFF)
+    visibility = rm.soft_shadow(scene, start, light, SHADOW_STEPS, k=8.0)
 
-    radial = jnp.sqrt(p[0] * p[0] + (p[2] - BASE[2] - 0.5) ** 2)
-    on_platform = ~hit & on_floor & (radial < PLATFORM_RADIUS)
-    background = ~hit & ~on_platform
-    grey = (jnp.where(hit & ~hit_object, ARM_GREY * intensity, 0.0)
-            + jnp.where(on_platform, PLATFORM_GREY * intensity, 0.0) + specular)
-    # the room beyond the platform is a little darker on the floor than on the wall
-    room = jnp.where(on_floor, 0.8, 1.0) * intensity
-    weights = jnp.stack([jnp.where(hit_object, intensity, 0.0), jnp.where(background, room, 0.0), grey, grey, grey],
-                        axis=-1)
-    side = SIZE * supersample
-    return rm.box_downsample(weights.reshape(n, side, side, 5), supersample)
+    # 4. shading
+    def shade(surface, visibility):
+        t_surface = jnp.abs(surface)
+        t_room, on_floor = room()
+        hit, hit_object = t_surface < t_room - 1e-3, surface < 0.0
+        p = rm.along(origin, direction, t_surface)
+        obj_normal = rm.sdf_normal(scene, p, newton_steps=4)
+        normal = (jnp.where(hit, obj_normal[0], 0.0), jnp.where(hit, obj_normal[1], jnp.where(on_floor, 1.0, 0.0)),
+                  jnp.where(hit, obj_normal[2], jnp.where(on_floor, 0.0, 1.0)))
+        intensity = AMBIENT + (1.0 - AMBIENT) * jnp.maximum(rm.dot(normal, light), 0.0) * visibility
+        half_vector = rm.normalize(tuple(light[i] - direction[i] for i in range(3)))
+        specular = jnp.where(hit, 0.3 * jnp.maximum(rm.dot(normal, half_vector), 0.0) ** 30 * visibility, 0.0)
+        radial = jnp.sqrt(p[0] * p[0] + (p[2] - BASE[2] - 0.5) ** 2)
+        on_platform = ~hit & on_floor & (radial < PLATFORM_RADIUS)
+        background = ~hit & ~on_platform
+        grey = (jnp.where(hit & ~hit_object, ARM_GREY * intensity, 0.0)
+                + jnp.where(on_platform, PLATFORM_GREY * intensity, 0.0) + specular)
+        # the room beyond the platform is a little darker on the floor than on the wall
+        on_object = jnp.where(hit_object, intensity, 0.0)
+        on_room = jnp.where(background, jnp.where(on_floor, 0.8, 1.0) * intensity, 0.0)
+        return rm.pack_rgb(*(on_object * object_rgb[:, c : c + 1] + on_room * background_rgb[:, c : c + 1] + grey
+                             for c in range(3)))
 
+    def black(surface, visibility):
+        return jnp.zeros(surface.shape, jnp.uint32)
 
-def compose(weights: jax.Array, object_rgb: jax.Array, background_rgb: jax.Array) -> jax.Array:
-    """uint8 images from light weights (N, 64, 64, 5) and (N, 3) object and background colours."""
-    image = (weights[..., 0:1] * object_rgb[:, None, None, :] + weights[..., 1:2] * background_rgb[:, None, None, :]
-             + weights[..., 2:5])
-    return rm.to_uint8(image)
+    inside = jnp.all((f >= 0) & (f < jnp.asarray(FACTOR_SIZES, jnp.int32)))
+    code = jax.lax.cond(inside, shade, black, surface, visibility)
+    return rm.unpack_rgb(code).reshape(n, SIZE, SIZE, 3)
 
 
 class Arm3D(GroundTruthDataset):
@@ -191,7 +229,7 @@ class Arm3D(GroundTruthDataset):
 
     info = DatasetInfo(
         name="arm3d",
-        version="1.0.0",
+        version="1.1.0",
         description="MPI3D factor grid (object colour, shape, size, camera height, background, two arm joints), "
         "ray-marched two-link arm holding an object, 64x64x3. Twin of the grid, not MPI3D: scores are not "
         "comparable with published MPI3D numbers.",
@@ -207,12 +245,12 @@ class Arm3D(GroundTruthDataset):
         object_rgb = jnp.asarray(OBJECT_RGB)
         background_rgb = jnp.asarray(BACKGROUND_RGB)
 
-        def render(factors, key=None):
+        def render_batch(factors, key=None):
             del key  # deterministic
             f = jnp.asarray(factors, jnp.int32)
-            return compose(light_weights(f), object_rgb[f[:, 0]], background_rgb[f[:, 4]])
+            return render(f, object_rgb[f[:, 0]], background_rgb[f[:, 4]])
 
-        return render
+        return render_batch
 
     @functools.cached_property
     def _jitted(self):

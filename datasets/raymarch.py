@@ -173,32 +173,53 @@ def march(sdf: SDF, origin: Vec, direction: Vec, t_near: jax.Array, t_far: jax.A
     return jax.lax.fori_loop(0, steps, step, jnp.broadcast_to(jnp.asarray(t_near, jnp.float32), shape))
 
 
-def sdf_normal(sdf: SDF, p: Vec, eps: float = 2e-3) -> Vec:
-    """Unit surface normal from four SDF taps on a tetrahedron (one traced copy of the SDF, in a loop)."""
-    taps = jnp.asarray([[1.0, -1.0, -1.0], [-1.0, -1.0, 1.0], [-1.0, 1.0, -1.0], [1.0, 1.0, 1.0]], jnp.float32)
+def sdf_normal(sdf: SDF, p: Vec, eps: float = 2e-3, *, newton_steps: int | None = None) -> Vec:
+    """Unit surface normal from four SDF taps on a tetrahedron.
 
-    def tap(i, n):
-        k = taps[i]
+    The taps sum to about ``4 * eps * grad(sdf)`` (the corners k satisfy sum k k^T = 4 I), a vector of
+    length about 4 * eps. It is normalised with a reciprocal square root, or, with `newton_steps`, by
+    that many Newton steps for 1/|v| started from 1/(4 eps). The Newton form has no square root, which
+    lets XLA:CPU keep a whole shading pass in one fused loop: a square root that several consumers read
+    is materialised as a pass over memory of its own. Four steps are exact to 1e-6 for gradient
+    lengths 0.7-1.2 and to 1% for 0.5-1.5 (our SDFs are 1-Lipschitz, so lengths stay near 1 but for
+    edges and creases).
+
+    The taps are straight-line code, not a loop: a loop carrying the three components made XLA:CPU
+    cut the SDF into one fusion per square root, 3.4 ms a tap for 64 arm3d images instead of 0.5.
+    """
+    n = (0.0, 0.0, 0.0)
+    for k in _TETRAHEDRON:
         d = sdf((p[0] + eps * k[0], p[1] + eps * k[1], p[2] + eps * k[2]))
-        return (n[0] + k[0] * d, n[1] + k[1] * d, n[2] + k[2] * d)
+        n = (n[0] + k[0] * d, n[1] + k[1] * d, n[2] + k[2] * d)
+    if newton_steps is None:
+        return normalize(n)
+    squared = dot(n, n)
+    inverse = jnp.full_like(squared, 1.0 / (4.0 * eps))
+    for _ in range(newton_steps):
+        inverse = inverse * (1.5 - 0.5 * squared * inverse * inverse)
+    return (n[0] * inverse, n[1] * inverse, n[2] * inverse)
 
-    zero = jnp.zeros(jnp.broadcast_shapes(*(jnp.shape(c) for c in p)), jnp.float32)
-    return normalize(jax.lax.fori_loop(0, 4, tap, (zero, zero, zero)))
+
+_TETRAHEDRON = ((1.0, -1.0, -1.0), (-1.0, -1.0, 1.0), (-1.0, 1.0, -1.0), (1.0, 1.0, 1.0))
 
 
 def soft_shadow(sdf: SDF, p: Vec, light: Vec, steps: int, *, k: float = 10.0, t_start: float = 0.03,
                 t_max: float = 4.0) -> jax.Array:
-    """Visibility of a directional light from p, in [0, 1] (0 = umbra), with a soft penumbra."""
+    """Visibility of a directional light from p, in [0, 1] (0 = umbra), with a soft penumbra.
+
+    The loop carries (t, visibility) as one complex array: with two carried arrays XLA:CPU cannot
+    give both updates one fusion, so it materialised every square root of the SDF as a pass of its
+    own (10 passes over memory a step); with one carried array a step is one fused loop (2.6x faster).
+    """
 
     def step(_, carry):
-        t, visible = carry
+        t, visible = jnp.real(carry), jnp.imag(carry)
         h = sdf(along(p, light, t))
-        visible = jnp.minimum(visible, k * h / t)
-        return jnp.minimum(t + jnp.clip(h, 0.02, 0.3), t_max), visible
+        return jax.lax.complex(jnp.minimum(t + jnp.clip(h, 0.02, 0.3), t_max), jnp.minimum(visible, k * h / t))
 
     t0 = jnp.full(jnp.shape(p[0]), t_start, jnp.float32)
-    _, visible = jax.lax.fori_loop(0, steps, step, (t0, jnp.ones_like(t0)))
-    return smoothstep(0.0, 1.0, visible)
+    carry = jax.lax.fori_loop(0, steps, step, jax.lax.complex(t0, jnp.ones_like(t0)))
+    return smoothstep(0.0, 1.0, jnp.imag(carry))
 
 
 # ----------------------------------------------------------------------------- colour
@@ -223,6 +244,23 @@ def box_downsample(x: jax.Array, factor: int) -> jax.Array:
 def to_uint8(x: jax.Array) -> jax.Array:
     """[0, 1] floats to uint8 with round-half-up, clipped."""
     return jnp.floor(jnp.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(jnp.uint8)
+
+
+def pack_rgb(red: jax.Array, green: jax.Array, blue: jax.Array) -> jax.Array:
+    """Three [0, 1] channels to one uint32 a pixel (8 bits a channel, rounded as `to_uint8`).
+
+    One output per pixel lets XLA fuse a whole shading computation into one loop; three outputs
+    (or a stacked channel axis) make it compute the shared part once per channel.
+    """
+    code = jnp.zeros(jnp.shape(red), jnp.uint32)
+    for shift, channel in zip((0, 8, 16), (red, green, blue)):
+        code = code | (to_uint8(channel).astype(jnp.uint32) << shift)
+    return code
+
+
+def unpack_rgb(code: jax.Array) -> jax.Array:
+    """uint32 codes from `pack_rgb` to uint8 (..., 3)."""
+    return jnp.stack([(code >> shift) & 255 for shift in (0, 8, 16)], axis=-1).astype(jnp.uint8)
 
 
 # ----------------------------------------------------------------------------- host-side batching

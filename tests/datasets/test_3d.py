@@ -85,3 +85,40 @@ def test_arm3d_every_factor_moves_the_image(arm):
     assert changed[4].mean() > 0.3  # the background colour fills the room
     assert changed[0].mean() < 0.1  # the object colour only the object
     np.testing.assert_array_equal(arm.images(rows), imgs.astype(np.uint8))  # deterministic
+
+
+def test_pack_rgb_round_trips_to_uint8_and_newton_normals_match_exact_ones():
+    rng = np.random.default_rng(0)
+    channels = [jnp.asarray(rng.uniform(-0.1, 1.1, (4, 9)), jnp.float32) for _ in range(3)]
+    expected = np.stack([np.asarray(rm.to_uint8(c)) for c in channels], axis=-1)
+    np.testing.assert_array_equal(np.asarray(rm.unpack_rgb(rm.pack_rgb(*channels))), expected)
+    # points just off a unit sphere, and outside a box: the Newton-normalised normal is the exact one
+    points = tuple(jnp.asarray(c, jnp.float32) for c in rng.normal(size=(3, 200)))
+    points = tuple(c / rm.length(points) * 1.001 for c in points)
+    for sdf in (lambda q: rm.sd_sphere(q, 1.0), lambda q: rm.sd_box_exact(q, 0.6, 0.6, 0.6)):
+        exact = np.stack(rm.sdf_normal(sdf, points))
+        newton = np.stack(rm.sdf_normal(sdf, points, newton_steps=4))
+        assert np.abs(np.linalg.norm(exact, axis=0) - 1).max() < 1e-5
+        np.testing.assert_allclose(newton, exact, atol=2e-3)
+
+
+def test_arm3d_renders_in_single_fused_passes(arm):
+    """The renderer's speed rests on each pass being one fused loop (datasets/arm3d.py `render`, 2.2x): check the
+    compiled program's march and shadow loop bodies and its shading branch each hold one per-pixel fusion."""
+    import re
+
+    factors = jnp.asarray(arm.sample_factors(8, 0), jnp.int32)
+    hlo = jax.jit(arm.device_renderer()).lower(factors, None).compile().as_text()
+    computations = {c.split(" ", 1)[0]: c for c in re.split(r"\n(?=%|ENTRY)", hlo)}
+    branches = re.findall(r"conditional\(.*?branch_computations=\{([^}]*)\}", hlo)
+    assert len(branches) == 1, "the shading pass is no longer behind a conditional"
+    passes = re.findall(r"body=(%[\w.\-]+)", hlo) + [b.strip() for b in branches[0].split(",")]
+    per_pixel = [len(re.findall(r"\[8,4096\]\{[\d,]*\} fusion\(", computations[name])) for name in passes]
+    assert sorted(per_pixel) == [1, 1, 1, 1], f"per-pixel fusions in march, shadow and the two branches: {per_pixel}"
+
+
+def test_arm3d_batch_with_a_row_outside_the_grid_renders_black(arm):
+    render = jax.jit(arm.device_renderer())
+    rows = np.array([[2, 1, 1, 1, 1, 20, 20], [2, 1, 1, 1, 1, 20, 40]], np.int32)  # 40 is outside 0..39
+    assert int(np.asarray(render(rows[:1], None)).max()) > 0
+    assert int(np.asarray(render(rows, None)).max()) == 0
