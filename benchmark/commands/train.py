@@ -73,12 +73,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     # The flags come from the objectives, whose import pulls in jax and flax (~2 s): they are added only when
     # `train` is the command being parsed, so `factorbench --help` and the other commands start without them.
     parse_known_args = parser.parse_known_args
+    added = []
 
     def parse_with_hyperparameters(args=None, namespace=None):
-        if not group._group_actions:
+        if not added:
             for name, kind in _hparam_names().items():
                 group.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", type=kind, nargs="+",
                                    default=None, metavar=name.upper())
+            added.append(True)
         return parse_known_args(args, namespace)
 
     parser.parse_known_args = parse_with_hyperparameters

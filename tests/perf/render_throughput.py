@@ -80,13 +80,11 @@ def main() -> None:
 
 def in_step_share(name: str, batch: int, rounds: int, calls: int) -> None:
     """Median ms of a training step drawing from the renderer and from a device pool, and the data share."""
-    from factorbench.models import step as S
-    from factorbench.models import vae
-    from factorbench.models.objectives import get
+    from _beta_vae import beta_vae_ensemble
 
-    ds, spec = datasets.load(name), get("beta_vae")
-    mdef = vae.model_def(spec, "conv", ds.num_channels)
-    graphs, params = vae.build(mdef, jax.random.PRNGKey(0))
+    from factorbench.models import step as S
+
+    ds = datasets.load(name)
     pool = jnp.asarray(ds.sample(1024, np.random.default_rng(0))[1])
 
     def from_pool(key):
@@ -95,9 +93,8 @@ def in_step_share(name: str, batch: int, rounds: int, calls: int) -> None:
     samplers = {"pool": from_pool, "render": S.make_sampler(ds, batch)[0]}
     chunks = {}
     for label, sample in samplers.items():
-        program = S.Program(spec, mdef, graphs, sample, {}, 1e-4)
-        chunks[label] = (program.chunk(1, "unrolled"), jax.tree.map(lambda a: a[None], program.init_state(params)))
-    keys, hparams = jax.random.PRNGKey(1)[None], {"beta": jnp.full((1,), 4.0, jnp.float32)}
+        program, state, keys, hparams = beta_vae_ensemble(ds, sample)
+        chunks[label] = (program.chunk(1, "unrolled"), state)
     times = {label: [] for label in chunks}
     for r in range(rounds + 1):  # round 0 compiles and warms up
         for label, (fn, state) in chunks.items():

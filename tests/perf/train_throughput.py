@@ -98,20 +98,13 @@ import numpy as np
 
 
 def _jax_row(formulation: str, strategy: str, members: int, batch: int, steps: int, repeats: int) -> dict:
+    from _beta_vae import beta_vae_ensemble
+
     from factorbench import datasets
     from factorbench.models import step as S
-    from factorbench.models import vae
-    from factorbench.models.objectives import get
 
     ds = datasets.load("sprites")
-    spec = get("beta_vae")
-    mdef = vae.model_def(spec, "conv", ds.num_channels, 10, formulation)
-    sample, _ = S.make_sampler(ds, batch)
-    built = [vae.build(mdef, jax.random.PRNGKey(i)) for i in range(members)]
-    program = S.Program(spec, mdef, built[0][0], sample, {}, 1e-4)
-    state = jax.tree.map(lambda *xs: jnp.stack(xs), *[program.init_state(p) for _, p in built])
-    keys = jnp.stack([jax.random.PRNGKey(100 + i) for i in range(members)])
-    hp = {"beta": jnp.full((members,), 4.0, jnp.float32)}
+    program, state, keys, hp = beta_vae_ensemble(ds, S.make_sampler(ds, batch)[0], members, formulation)
     t0 = time.perf_counter()
     fn = program.chunk(steps, strategy).lower(state, keys, hp, jnp.int32(0)).compile()
     compile_s = time.perf_counter() - t0
