@@ -41,7 +41,7 @@ from factorbench.models import checkpoint, vae
 from factorbench.models.export import export_encoder
 from factorbench.models.layers import DEFAULT_FORMULATION
 from factorbench.models.objectives import get as get_objective
-from factorbench.models.step import Program, default_strategy, make_sampler
+from factorbench.models.step import Feed, Program, default_strategy
 
 STUDY_STEPS = 300_000
 EXPORT_FORMULATION = "lax"
@@ -224,11 +224,13 @@ def train_ensemble(
 
     # -- build the program and the initial state
     mdef = vae.model_def(spec, architecture, ds.num_channels, num_latents, formulation)
-    sample, data_source = make_sampler(ds, batch_size)
+    per_compiled = 1 if strategy == "unrolled" else per_call  # see factorbench.models.step
+    feed = Feed(ds, batch_size, call_steps=per_compiled, updates=updates)
+    data_source = feed.description
     member_keys = [jax.random.split(jax.random.PRNGKey(s)) for s in seeds]  # (init, train) per member
     built = [vae.build(mdef, k[0]) for k in member_keys]
     graphs = built[0][0]
-    program = _program(spec, mdef, graphs, sample, static, learning_rate, ds, batch_size)
+    program = _program(spec, mdef, graphs, feed.sample, static, learning_rate, ds, batch_size)
     state = _stack([program.init_state(p) for _, p in built])
     train_keys = jnp.stack([k[1] for k in member_keys])
 
@@ -265,10 +267,11 @@ def train_ensemble(
         while step < updates:
             n = min(per_call, updates - step)
             t0 = time.perf_counter()
-            per_compiled = 1 if strategy == "unrolled" else n  # see factorbench.models.step
             parts = []
             for first in range(step, step + n, per_compiled):
-                state, part = program.chunk(per_compiled, strategy)(state, train_keys, traced, jnp.int32(first))
+                size = min(per_compiled, step + n - first)
+                state, part = program.chunk(size, strategy)(state, train_keys, traced, jnp.int32(first),
+                                                            feed.data(first))
                 parts.append(part)
             aux = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *jax.device_get(parts))
             dt = time.perf_counter() - t0
@@ -306,7 +309,8 @@ def train_ensemble(
     for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
         params = _member(state["params"], i)
         hp = _member(traced, i)
-        _finish_member(program, mdef, graphs, ds, params, hp, train_keys[i], updates, eval_batches, run_dir)
+        _finish_member(program, mdef, graphs, ds, params, hp, train_keys[i], updates, eval_batches, run_dir,
+                       feed.data(max(updates - 1, 0)))
         cfg["status"] = "done"
         _write_json(run_dir / "config.json", cfg)
     return run_dirs
@@ -347,9 +351,9 @@ def _check_finite(logs: list[dict], names: list[str], first: int, last: int) -> 
 
 
 def _finish_member(program: Program, mdef, graphs, ds, params, hparams, train_key, updates, eval_batches,
-                   run_dir: Path) -> None:
+                   run_dir: Path, data: jax.Array) -> None:
     eval_key = jax.random.fold_in(train_key, 2**31 - 1)
-    metrics = jax.device_get(_evaluate(program, eval_batches)(params, eval_key, hparams, jnp.int32(updates)))
+    metrics = jax.device_get(_evaluate(program, eval_batches)(params, eval_key, hparams, jnp.int32(updates), data))
     final = {k: float(v) for k, v in sorted(metrics.items())}
     final["eval_batches"] = eval_batches
     _write_json(run_dir / "final_metrics.json", final)
@@ -376,7 +380,7 @@ _EVALS: dict[tuple[int, int], Callable] = {}
 def _evaluate(program: Program, batches: int) -> Callable:
     key = (id(program), batches)
     if key not in _EVALS:
-        _EVALS[key] = jax.jit(lambda p, k, hp, s: program.evaluate(p, k, hp, s, batches))
+        _EVALS[key] = jax.jit(lambda p, k, hp, s, data: program.evaluate(p, k, hp, s, data, batches))
     return _EVALS[key]
 
 

@@ -33,8 +33,9 @@ from factorbench.models import vae
 from factorbench.models.objectives import DISCRIMINATOR_OPTIMIZER, ObjectiveSpec
 
 STRATEGIES = ("unrolled", "loop", "vmap")
-# Number of host-rendered images held on the device for datasets without a device renderer.
-FALLBACK_POOL = 16_384
+# Datasets without a device renderer (see `Feed`): held whole on the device up to WHOLE_BYTES, else in pools.
+WHOLE_BYTES = 256 * 2**20
+POOL_SIZE = 16_384
 
 
 def default_strategy() -> str:
@@ -42,33 +43,97 @@ def default_strategy() -> str:
 
 
 # ------------------------------------------------------------------------------------------------ data
-def make_sampler(dataset, batch_size: int) -> tuple[Callable[[jax.Array], jax.Array], str]:
-    """`sample(key) -> images (B, 64, 64, C) float32 in [0, 1]`, drawn on the device, and how it draws.
+def batch_sampler(render: Callable | None, factor_sizes, batch_size: int) -> Callable:
+    """`sample(key, data) -> images (B, 64, 64, C) float32 in [0, 1]`, drawn on the device (see `Feed`)."""
+    sizes = jnp.asarray(factor_sizes, jnp.int32)
 
-    Factors are drawn uniformly on the device and rendered by `dataset.device_renderer()`. A dataset
-    without one (e.g. nuisance factors not renderable on the device) falls back to a fixed pool of
-    FALLBACK_POOL images rendered once on the host (seed 0) and sampled with replacement on the device.
+    def sample(key: jax.Array, data: jax.Array) -> jax.Array:
+        if render is not None:
+            k_factors, k_render = jax.random.split(key)
+            factors = jax.random.randint(k_factors, (batch_size, sizes.shape[0]), 0, sizes)
+            return render(factors, k_render).astype(jnp.float32) / 255.0
+        idx = jax.random.randint(key, (batch_size,), 0, data.shape[0])
+        return data[idx].astype(jnp.float32) / 255.0
+
+    return sample
+
+
+class Feed:
+    """Where a training program's batches come from: `sample(key, data)` inside the compiled step, `data(step)` on
+    the host.
+
+    * A dataset with a device renderer: factors are drawn uniformly on the device and rendered there (dlib's
+      i.i.d. sampling of the whole grid); `data` is an empty placeholder.
+    * Otherwise (the canonical files, datasets with nuisance factors): `data` is a pool of images on the device,
+      and batches are drawn from it uniformly with replacement. A dataset of at most WHOLE_BYTES of images and
+      without per-image randomness is held whole (Cars3D's 17,568 images: 216 MB). A larger one is covered by
+      pools of `pool_size` images, each drawn uniformly from the whole dataset: pool k serves updates
+      [k * refresh, (k + 1) * refresh), with refresh the smallest multiple of `call_steps` (the updates of one
+      compiled call) that is at least pool_size / batch_size, so a member uses each pool image about once. Pool
+      k + 1 is read on a background thread while pool k trains (unless the run's `updates` end first). A pool
+      depends on (dataset, k) only, so a resumed run and an ensemble member see the pools of the uninterrupted
+      run and of the member alone. (dlib draws every batch from the whole dataset. Here too every image of a
+      batch is a uniform draw from the whole dataset; within one pool's updates an image may come back.)
     """
-    sizes = jnp.asarray(dataset.factor_sizes, jnp.int32)
-    try:
-        render = dataset.device_renderer()
-    except NotImplementedError:
-        pool_size = min(FALLBACK_POOL, dataset.num_observations * 4)
-        _, images = dataset.sample(pool_size, np.random.default_rng(0))
-        pool = jnp.asarray(images)
 
-        def sample_pool(key):
-            idx = jax.random.randint(key, (batch_size,), 0, pool_size)
-            return pool[idx].astype(jnp.float32) / 255.0
+    def __init__(self, dataset, batch_size: int, *, call_steps: int = 1, pool_size: int | None = None,
+                 updates: int | None = None):
+        import threading
 
-        return sample_pool, f"host pool of {pool_size} images (no device renderer)"
+        self.dataset, self.batch_size = dataset, int(batch_size)
+        self._pool_size = int(POOL_SIZE if pool_size is None else pool_size)
+        self._updates = updates  # no pool is read ahead for updates past these
+        self._lock = threading.Lock()  # dataset readers (h5py, TFDS) are not known to be thread-safe
+        self._current: tuple[int, jax.Array] | None = None
+        self._next = None
+        try:
+            render = dataset.device_renderer()
+        except NotImplementedError:
+            render = None
+        self.sample = batch_sampler(render, dataset.factor_sizes, self.batch_size)
+        self.renders = render is not None
+        image_bytes = dataset.num_observations * int(np.prod(dataset.observation_shape))
+        if self.renders:
+            self.refresh_steps, self.description = None, "device renderer"
+        elif image_bytes <= WHOLE_BYTES and dataset.deterministic and not dataset.nuisance_sizes:
+            self.refresh_steps = None
+            self.description = f"the whole dataset on the device ({dataset.num_observations:,} images)"
+        else:
+            per_pool = -(-self._pool_size // self.batch_size)
+            self.refresh_steps = -(-per_pool // call_steps) * call_steps
+            self.description = (f"device pools of {self._pool_size:,} images drawn from the whole dataset, a new one "
+                                f"every {self.refresh_steps:,} updates")
 
-    def sample(key):
-        k_factors, k_render = jax.random.split(key)
-        factors = jax.random.randint(k_factors, (batch_size, sizes.shape[0]), 0, sizes)
-        return render(factors, k_render).astype(jnp.float32) / 255.0
+    def data(self, step: int) -> jax.Array:
+        """The `data` argument of a compiled call whose first update is `step`."""
+        if self.renders:
+            return jnp.zeros((0,), jnp.uint8)
+        number = 0 if self.refresh_steps is None else int(step) // self.refresh_steps
+        if self._current is None or self._current[0] != number:
+            ready = self._next
+            if ready is not None and ready[0] == number:
+                pool = ready[1].result()
+            else:
+                pool = self._read(number)
+            self._current = (number, jax.device_put(pool))
+            self._next = None
+            ahead = self.refresh_steps is not None and (self._updates is None
+                                                         or (number + 1) * self.refresh_steps < self._updates)
+            if ahead:  # read the next pool while this one trains
+                from concurrent.futures import ThreadPoolExecutor
 
-    return sample, "device renderer"
+                executor = ThreadPoolExecutor(1, thread_name_prefix="factorbench-pool")
+                self._next = (number + 1, executor.submit(self._read, number + 1))
+                executor.shutdown(wait=False)
+        return self._current[1]
+
+    def _read(self, number: int) -> np.ndarray:
+        """Pool `number` as uint8 images on the host (the whole dataset when it is held whole)."""
+        with self._lock:
+            if self.refresh_steps is None:
+                ds = self.dataset
+                return ds.images(ds.index_to_factors(np.arange(ds.num_observations)), np.random.default_rng(0))
+            return self.dataset.sample(self._pool_size, np.random.default_rng([0, number]))[1]
 
 
 # ------------------------------------------------------------------------------------------ optimizers
@@ -123,10 +188,11 @@ class Program:
                                    **out["inputs"], **hparams, **self.static_hparams)
         return loss, (aux, out["z"])
 
-    def update(self, state: dict, member_key: jax.Array, hparams: dict, step: jax.Array) -> tuple[dict, dict]:
+    def update(self, state: dict, member_key: jax.Array, hparams: dict, step: jax.Array,
+               data: jax.Array) -> tuple[dict, dict]:
         """One real update of one member at 0-based update `step`: (new state, aux scalars)."""
         k_data, k_eps, k_perm = self.keys(member_key, step)
-        x = self.sample(k_data)
+        x = self.sample(k_data, data)
         params = state["params"]
         others = {k: v for k, v in params.items() if k != "model"}
         grads, (aux, z) = jax.grad(self.loss, has_aux=True)(params["model"], others, x, step, k_eps, hparams)
@@ -153,7 +219,10 @@ class Program:
 
     # -- many updates of many members
     def chunk(self, n: int, strategy: str) -> Callable:
-        """jit-compiled `(state, keys, hparams, start) -> (state, aux (members, n))` running n updates."""
+        """jit-compiled `(state, keys, hparams, start, data) -> (state, aux (members, n))` running n updates.
+
+        `data` is what `Feed.data(start)` returns (the device pool, or an empty placeholder).
+        """
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown ensemble strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
         cache_key = (n, strategy)
@@ -161,7 +230,7 @@ class Program:
             self._chunks[cache_key] = jax.jit(functools.partial(self._run, n=n, strategy=strategy), donate_argnums=0)
         return self._chunks[cache_key]
 
-    def _run(self, state, keys, hparams, start, *, n: int, strategy: str):
+    def _run(self, state, keys, hparams, start, data, *, n: int, strategy: str):
         steps = start + jnp.arange(n, dtype=jnp.int32)
         if strategy == "unrolled":
             # A Python loop, not `scan(unroll=True)`: a scan of length 1 has unroll=1, which is a while loop, and
@@ -171,7 +240,7 @@ class Program:
                 st, key, hp = jax.tree.map(lambda a, i=i: a[i], (state, keys, hparams))
                 auxes = []
                 for t in range(n):
-                    st, aux = self.update(st, key, hp, steps[t])
+                    st, aux = self.update(st, key, hp, steps[t], data)
                     auxes.append(aux)
                 outs.append((st, jax.tree.map(lambda *xs: jnp.stack(xs), *auxes)))
             return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
@@ -180,26 +249,27 @@ class Program:
                 st, key, hp = args
 
                 def body(carry, step):
-                    return self.update(carry, key, hp, step)
+                    return self.update(carry, key, hp, step, data)
 
                 return jax.lax.scan(body, st, steps)
 
             return jax.lax.map(member, (state, keys, hparams))
 
-        batched = jax.vmap(self.update, in_axes=(0, 0, 0, None))
+        batched = jax.vmap(self.update, in_axes=(0, 0, 0, None, None))
 
         def body(carry, step):
-            return batched(carry, keys, hparams, step)
+            return batched(carry, keys, hparams, step, data)
 
         state, aux = jax.lax.scan(body, state, steps)
         return state, jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), aux)
 
     # -- evaluation after training
-    def evaluate(self, params: dict, key: jax.Array, hparams: dict, step: jax.Array, batches: int) -> dict:
+    def evaluate(self, params: dict, key: jax.Array, hparams: dict, step: jax.Array, data: jax.Array,
+                 batches: int) -> dict:
         """Objective terms averaged over `batches` fresh batches (dlib's post-training evaluation, shortened)."""
         def one(k):
             k_data, k_eps = jax.random.split(k)
-            x = self.sample(k_data)
+            x = self.sample(k_data, data)
             others = {k2: v for k2, v in params.items() if k2 != "model"}
             _, (aux, _) = self.loss(params["model"], others, x, step, k_eps, hparams)
             return aux

@@ -217,18 +217,61 @@ def test_deterministic_and_quantized_representations(objective):
         assert np.all(np.isfinite(logvar)) == (objective == "qlvae")
 
 
-def test_sampler_renders_on_device_or_falls_back_to_a_host_pool():
+def test_feed_renders_on_device_holds_small_datasets_whole_and_redraws_pools_of_large_ones():
     import jax
 
     from factorbench import datasets
-    from factorbench.models.step import make_sampler
+    from factorbench.models.step import Feed
 
-    sample, how = make_sampler(datasets.load("sprites_color"), 4)
-    x = jax.jit(sample)(jax.random.PRNGKey(0))
-    assert how == "device renderer" and x.shape == (4, 64, 64, 3) and x.dtype == jnp.float32
+    feed = Feed(datasets.load("sprites_color"), 4)
+    x = jax.jit(feed.sample)(jax.random.PRNGKey(0), feed.data(0))
+    assert feed.description == "device renderer" and x.shape == (4, 64, 64, 3) and x.dtype == jnp.float32
     assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0 and float(x.max()) > 0.4
-    sample, how = make_sampler(datasets.load("sprites_noshape"), 4)  # shape is a nuisance: no device renderer
-    assert how.startswith("host pool") and jax.jit(sample)(jax.random.PRNGKey(1)).shape == (4, 64, 64, 1)
+
+    # a small dataset without a device renderer is held whole, in index order
+    small = datasets.load("identity", factor_sizes=(3, 4))
+    small.device_renderer = lambda: (_ for _ in ()).throw(NotImplementedError("no renderer"))
+    feed = Feed(small, 4)
+    assert feed.description.startswith("the whole dataset") and feed.refresh_steps is None
+    np.testing.assert_array_equal(np.asarray(feed.data(0)), small.images(small.index_to_factors(np.arange(12))))
+    assert feed.data(10_000) is feed.data(0)
+
+    # shape is a nuisance of sprites_noshape: pools of 8 images, a new one every 2 updates of batch 4 (4 with
+    # 4 updates a call), each a function of its number only, read ahead on a thread
+    noshape = datasets.load("sprites_noshape")
+    assert Feed(noshape, 4, call_steps=4, pool_size=8).refresh_steps == 4
+    feed, fresh = Feed(noshape, 4, pool_size=8), Feed(noshape, 4, pool_size=8)
+    assert feed.refresh_steps == 2 and feed.description.startswith("device pools of 8 images")
+    first, second = np.asarray(feed.data(0)), np.asarray(feed.data(2))
+    assert first.shape == (8, 64, 64, 1) and np.asarray(feed.data(1)) is not None
+    np.testing.assert_array_equal(np.asarray(feed.data(1)), first)
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(np.asarray(fresh.data(3)), second)  # pool 1 without pool 0 before it
+    batch = np.asarray(jax.jit(feed.sample)(jax.random.PRNGKey(1), feed.data(2))) * 255
+    assert all((np.abs(second.astype(np.float32) - image).max(axis=(1, 2, 3)) < 1e-3).any() for image in batch)
+
+
+def test_run_on_pools_resumes_bit_identical(tmp_path, monkeypatch):
+    """A dataset without a device renderer trains from pools that change every 2 updates (POOL_SIZE 8, batch 4):
+    a run resumed from its step-2 checkpoint reads pool 1 afresh and ends where the uninterrupted run ends."""
+    import shutil
+
+    from factorbench.models import step as step_module
+
+    monkeypatch.setattr(step_module, "POOL_SIZE", 8)
+    config = dict(steps=4, batch_size=4, architecture="fc", log_every=2, checkpoint_every=2, learning_rate=1e-3,
+                  progress=False)
+    straight = train_ensemble("sprites_noshape", "beta_vae", [{"seed": 0}], out_dir=tmp_path / "a", **config)[0]
+    cfg = json.loads((straight / "config.json").read_text())
+    assert cfg["data_source"] == "device pools of 8 images drawn from the whole dataset, a new one every 2 updates"
+    resumed = tmp_path / "b" / straight.name
+    shutil.copytree(straight, resumed)
+    shutil.rmtree(resumed / "checkpoints" / "4")
+    (resumed / "config.json").write_text(json.dumps({**cfg, "status": "running"}))
+    assert checkpoint.steps(resumed / "checkpoints") == [2]
+    train_ensemble("sprites_noshape", "beta_vae", [{"seed": 0}], out_dir=tmp_path / "b", **config)
+    for x, y in zip(_final_leaves(resumed, 4), _final_leaves(straight, 4)):
+        np.testing.assert_array_equal(x, y)
 
 
 def test_run_names_tell_apart_members_differing_in_any_hyperparameter():
@@ -248,14 +291,15 @@ def test_unrolled_chunk_has_no_loop(n):
     from factorbench import datasets
     from factorbench.models import vae
     from factorbench.models.objectives import get
-    from factorbench.models.step import Program, make_sampler
+    from factorbench.models.step import Feed, Program
 
     ds, spec = datasets.load("sprites"), get("beta_vae")
     mdef = vae.model_def(spec, "fc", ds.num_channels, 4)
     graphs, params = vae.build(mdef, jax.random.PRNGKey(0))
-    program = Program(spec, mdef, graphs, make_sampler(ds, 2)[0], {}, 1e-3)
+    feed = Feed(ds, 2)
+    program = Program(spec, mdef, graphs, feed.sample, {}, 1e-3)
     state = jax.tree.map(lambda a: a[None], program.init_state(params))
-    args = (state, jax.random.PRNGKey(1)[None], {"beta": jnp.ones((1,))}, jnp.int32(0))
+    args = (state, jax.random.PRNGKey(1)[None], {"beta": jnp.ones((1,))}, jnp.int32(0), feed.data(0))
     unrolled = str(jax.make_jaxpr(lambda *a: program._run(*a, n=n, strategy="unrolled"))(*args))
     assert "while[" not in unrolled and "scan[" not in unrolled
     assert "scan[" in str(jax.make_jaxpr(lambda *a: program._run(*a, n=n, strategy="loop"))(*args))

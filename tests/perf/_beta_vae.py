@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 
 def beta_vae_ensemble(dataset, sample, members: int = 1, formulation: str | None = None):
-    """(program, state, keys, hyperparameters) for `members` beta-VAEs drawing batches from `sample(key)`."""
+    """(program, state, keys, hyperparameters) for `members` beta-VAEs drawing batches from `sample(key, data)`."""
     from factorbench.models import step as S
     from factorbench.models import vae
     from factorbench.models.objectives import get

@@ -85,24 +85,22 @@ def in_step_share(name: str, batch: int, rounds: int, calls: int) -> None:
     from factorbench.models import step as S
 
     ds = datasets.load(name)
-    pool = jnp.asarray(ds.sample(1024, np.random.default_rng(0))[1])
-
-    def from_pool(key):
-        return pool[jax.random.randint(key, (batch,), 0, pool.shape[0])].astype(jnp.float32) / 255.0
-
-    samplers = {"pool": from_pool, "render": S.make_sampler(ds, batch)[0]}
+    feed = S.Feed(ds, batch)
+    # the engine's pool path (what datasets without a device renderer train from), on 1,024 images
+    sources = {"pool": (S.batch_sampler(None, ds.factor_sizes, batch), jnp.asarray(ds.sample(1024, 0)[1])),
+               "render": (feed.sample, feed.data(0))}
     chunks = {}
-    for label, sample in samplers.items():
+    for label, (sample, data) in sources.items():
         program, state, keys, hparams = beta_vae_ensemble(ds, sample)
-        chunks[label] = (program.chunk(1, "unrolled"), state)
+        chunks[label] = (program.chunk(1, "unrolled"), state, data)
     times = {label: [] for label in chunks}
     for r in range(rounds + 1):  # round 0 compiles and warms up
-        for label, (fn, state) in chunks.items():
+        for label, (fn, state, data) in chunks.items():
             start = time.perf_counter()
             for k in range(calls):  # no wait between calls, as in the engine
-                state, aux = fn(state, keys, hparams, jnp.int32(r * calls + k))
+                state, aux = fn(state, keys, hparams, jnp.int32(r * calls + k), data)
             jax.block_until_ready(aux)
-            chunks[label] = (fn, state)
+            chunks[label] = (fn, state, data)
             if r:
                 times[label].append((time.perf_counter() - start) / calls * 1e3)
     pool_ms, render_ms = (float(np.median(times[label])) for label in ("pool", "render"))

@@ -104,14 +104,16 @@ def _jax_row(formulation: str, strategy: str, members: int, batch: int, steps: i
     from factorbench.models import step as S
 
     ds = datasets.load("sprites")
-    program, state, keys, hp = beta_vae_ensemble(ds, S.make_sampler(ds, batch)[0], members, formulation)
+    feed = S.Feed(ds, batch)
+    program, state, keys, hp = beta_vae_ensemble(ds, feed.sample, members, formulation)
+    data = feed.data(0)
     t0 = time.perf_counter()
-    fn = program.chunk(steps, strategy).lower(state, keys, hp, jnp.int32(0)).compile()
+    fn = program.chunk(steps, strategy).lower(state, keys, hp, jnp.int32(0), data).compile()
     compile_s = time.perf_counter() - t0
     best = np.inf
     for r in range(repeats + 1):  # the first call warms up
         t0 = time.perf_counter()
-        state, aux = fn(state, keys, hp, jnp.int32(r * steps))
+        state, aux = fn(state, keys, hp, jnp.int32(r * steps), data)
         jax.block_until_ready(aux)
         if r:
             best = min(best, time.perf_counter() - t0)
