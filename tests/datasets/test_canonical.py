@@ -39,7 +39,7 @@ def test_missing_file_message_names_file_size_hash_and_place(tmp_path):
     assert "\n" not in message
 
 
-def test_dsprites_hdf5_through_the_tfds_builder(tmp_path):
+def test_dsprites_hdf5_through_the_tfds_builder(tmp_path, monkeypatch):
     sizes = (2, 1, 3, 2, 2)
     classes = np.concatenate([np.zeros((24, 1), np.int64), grid(sizes)], 1)
     rng = np.random.default_rng(0)
@@ -54,6 +54,15 @@ def test_dsprites_hdf5_through_the_tfds_builder(tmp_path):
     expected = imgs[ds.factors_to_index(factors)][..., None] * 255
     np.testing.assert_array_equal(ds.images(factors), expected)
     assert list(tmp_path.rglob("*.array_record*"))
+    # training reads it in pools drawn from the whole file (the next one on a background thread)
+    from factorbench.models import step
+
+    monkeypatch.setattr(step, "WHOLE_BYTES", 0)
+    feed = step.Feed(ds, 2, pool_size=4)
+    pools = [np.asarray(feed.data(k * feed.refresh_steps)) for k in range(3)]
+    every = {image.tobytes() for image in imgs[..., None] * 255}
+    assert all(image.tobytes() in every for pool in pools for image in pool) and feed.refresh_steps == 2
+    assert not np.array_equal(pools[0], pools[1])
     # corrupt copy: rejected by its hash before anything is built
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -133,6 +142,11 @@ def test_mpi3d_npz_memmap_and_compressed(tmp_path, compressed):
     factors = grid(sizes)[[5, 0, 23, 7]]
     np.testing.assert_array_equal(ds.images(factors), imgs[[5, 0, 23, 7]])
     assert isinstance(ds.array(), np.memmap) != compressed
+    from factorbench.models.step import Feed
+
+    feed = Feed(ds, 4)  # small enough to train from whole, in index order
+    assert feed.description.startswith("the whole dataset")
+    np.testing.assert_array_equal(np.asarray(feed.data(0)), imgs)
     wrong = MPI3D("real", data_dir=tmp_path)  # the full-size grid does not fit this file
     with pytest.raises(datasets.DatasetError, match="expected uint8"):
         wrong.images([[0] * 7])
