@@ -5,7 +5,8 @@ ensemble's state is the members' states stacked on a leading axis, and its hyper
 of shape (members,). One call of the chunk function runs `n` updates of every member:
 
 * ``"unrolled"`` (the CPU default): the members unrolled in the program one after the other, and the `n`
-  updates unrolled too (a Python loop: no `scan`); the engine calls it with n = 1 and loops on the host.
+  updates unrolled too (a Python loop: no `scan`); the engine calls it with n = 2 (1 when the log interval or
+  the run's updates are odd) and loops on the host.
   XLA:CPU runs a convolution step about 10x slower inside a while loop (`lax.scan`, `lax.map`) than
   outside one (tests/perf/train_throughput.py: 4772 vs 456 ms per batch-32 step), and runs batched (grouped)
   convolutions slower than one model at a time (shared/reference/stack.md), so neither loops nor vmap.
