@@ -93,6 +93,7 @@ class Feed:
             render = None
         self.sample = batch_sampler(render, dataset.factor_sizes, self.batch_size)
         self.renders = render is not None
+        self._placeholder = jnp.zeros((0,), jnp.uint8)
         image_bytes = dataset.num_observations * int(np.prod(dataset.observation_shape))
         if self.renders:
             self.refresh_steps, self.description = None, "device renderer"
@@ -108,7 +109,7 @@ class Feed:
     def data(self, step: int) -> jax.Array:
         """The `data` argument of a compiled call whose first update is `step`."""
         if self.renders:
-            return jnp.zeros((0,), jnp.uint8)
+            return self._placeholder
         number = 0 if self.refresh_steps is None else int(step) // self.refresh_steps
         if self._current is None or self._current[0] != number:
             ready = self._next
