@@ -34,9 +34,20 @@ from factorbench.models import vae
 from factorbench.models.objectives import DISCRIMINATOR_OPTIMIZER, ObjectiveSpec
 
 STRATEGIES = ("unrolled", "loop", "vmap")
-# Datasets without a device renderer (see `Feed`): held whole on the device up to WHOLE_BYTES, else in pools.
+# Datasets without a device renderer (see `Feed`): held whole on the device up to `whole_bytes()`, else in pools.
 WHOLE_BYTES = 256 * 2**20
 POOL_SIZE = 16_384
+
+
+def whole_bytes() -> int:
+    """Largest dataset (uint8 image bytes) a `Feed` holds whole: WHOLE_BYTES on the CPU, where the device is the
+    host's memory and pools are cheap to read; on an accelerator a quarter of its memory (dSprites' 3.0 GB, Shapes3D's
+    5.9 GB and MPI3D's 12.7 GB fit an 80 GB GPU), as host reads of ~6,000 images/s could not feed its steps."""
+    device = jax.devices()[0]
+    stats = device.memory_stats() if device.platform != "cpu" else None
+    if stats and stats.get("bytes_limit"):
+        return max(WHOLE_BYTES, int(stats["bytes_limit"]) // 4)
+    return WHOLE_BYTES
 
 
 def default_strategy() -> str:
@@ -66,8 +77,9 @@ class Feed:
     * A dataset with a device renderer: factors are drawn uniformly on the device and rendered there (dlib's
       i.i.d. sampling of the whole grid); `data` is an empty placeholder.
     * Otherwise (the canonical files, datasets with nuisance factors): `data` is a pool of images on the device,
-      and batches are drawn from it uniformly with replacement. A dataset of at most WHOLE_BYTES of images and
-      without per-image randomness is held whole (Cars3D's 17,568 images: 216 MB). A larger one is covered by
+      and batches are drawn from it uniformly with replacement. A dataset of at most `whole_bytes()` of images
+      and without per-image randomness is held whole (on the CPU 256 MiB: Cars3D's 216 MB; on an accelerator a
+      quarter of its memory), read once in index order. A larger one is covered by
       pools of `pool_size` images, each drawn uniformly from the whole dataset: pool k serves updates
       [k * refresh, (k + 1) * refresh), with refresh the smallest multiple of `call_steps` (the updates of one
       compiled call) that is at least pool_size / batch_size, so a member uses each pool image about once. Pool
@@ -97,7 +109,7 @@ class Feed:
         image_bytes = dataset.num_observations * int(np.prod(dataset.observation_shape))
         if self.renders:
             self.refresh_steps, self.description = None, "device renderer"
-        elif image_bytes <= WHOLE_BYTES and dataset.deterministic and not dataset.nuisance_sizes:
+        elif image_bytes <= whole_bytes() and dataset.deterministic and not dataset.nuisance_sizes:
             self.refresh_steps = None
             self.description = f"the whole dataset on the device ({dataset.num_observations:,} images)"
         else:

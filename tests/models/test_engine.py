@@ -251,6 +251,19 @@ def test_feed_renders_on_device_holds_small_datasets_whole_and_redraws_pools_of_
     assert all((np.abs(second.astype(np.float32) - image).max(axis=(1, 2, 3)) < 1e-3).any() for image in batch)
 
 
+def test_accelerators_hold_datasets_whole_up_to_a_quarter_of_their_memory(monkeypatch):
+    import types
+
+    from factorbench.models import step
+
+    assert step.whole_bytes() == step.WHOLE_BYTES  # this machine: the CPU
+    gpu = types.SimpleNamespace(platform="gpu", memory_stats=lambda: {"bytes_limit": 80 * 10**9})
+    monkeypatch.setattr(step.jax, "devices", lambda: [gpu])
+    assert step.whole_bytes() == 20 * 10**9  # dSprites (3.0 GB), Shapes3D (5.9 GB), MPI3D (12.7 GB) are held whole
+    gpu.memory_stats = lambda: None  # a backend that reports nothing: the CPU's limit
+    assert step.whole_bytes() == step.WHOLE_BYTES
+
+
 def test_run_on_pools_resumes_bit_identical(tmp_path, monkeypatch):
     """A dataset without a device renderer trains from pools that change every 2 updates (POOL_SIZE 8, batch 4):
     a run resumed from its step-2 checkpoint reads pool 1 afresh and ends where the uninterrupted run ends."""
