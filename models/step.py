@@ -78,9 +78,9 @@ class Feed:
       i.i.d. sampling of the whole grid); `data` is an empty placeholder.
     * Otherwise (the canonical files, datasets with nuisance factors): `data` is a pool of images on the device,
       and batches are drawn from it uniformly with replacement. A dataset of at most `whole_bytes()` of images
-      and without per-image randomness is held whole (on the CPU 256 MiB: Cars3D's 216 MB; on an accelerator a
-      quarter of its memory), read once in index order. A larger one is covered by
-      pools of `pool_size` images, each drawn uniformly from the whole dataset: pool k serves updates
+      and without per-image randomness is held whole, read once in index order (on the CPU up to 256 MiB, e.g.
+      Cars3D's 216 MB; on an accelerator up to a quarter of its memory). A larger one is covered by pools of
+      `pool_size` images, each drawn uniformly from the whole dataset: pool k serves updates
       [k * refresh, (k + 1) * refresh), with refresh the smallest multiple of `call_steps` (the updates of one
       compiled call) that is at least pool_size / batch_size, so a member uses each pool image about once. Pool
       k + 1 is read on a background thread while pool k trains (unless the run's `updates` end first). A pool
