@@ -90,12 +90,13 @@ class Feed:
     """
 
     def __init__(self, dataset, batch_size: int, *, call_steps: int = 1, pool_size: int | None = None,
-                 updates: int | None = None):
+                 updates: int | None = None, progress: bool = False):
         import threading
 
         self.dataset, self.batch_size = dataset, int(batch_size)
         self._pool_size = int(POOL_SIZE if pool_size is None else pool_size)
         self._updates = updates  # no pool is read ahead for updates past these
+        self._progress = progress  # a bar while a dataset held whole is read (minutes for dSprites through TFDS)
         self._lock = threading.Lock()  # dataset readers (h5py, TFDS) are not known to be thread-safe
         self._current: tuple[int, jax.Array] | None = None
         self._next = None
@@ -145,9 +146,21 @@ class Feed:
         """Pool `number` as uint8 images on the host (the whole dataset when it is held whole)."""
         with self._lock:
             if self.refresh_steps is None:
-                ds = self.dataset
-                return ds.images(ds.index_to_factors(np.arange(ds.num_observations)), np.random.default_rng(0))
+                return self._read_whole()
             return self.dataset.sample(self._pool_size, np.random.default_rng([0, number]))[1]
+
+    def _read_whole(self) -> np.ndarray:
+        ds = self.dataset
+        images = np.empty((ds.num_observations, *ds.observation_shape), np.uint8)
+        starts = range(0, ds.num_observations, self._pool_size)
+        if self._progress:
+            from tqdm import tqdm
+
+            starts = tqdm(starts, desc=f"{ds.name} into device memory", unit="chunk", dynamic_ncols=True)
+        for start in starts:
+            stop = min(start + self._pool_size, ds.num_observations)
+            images[start:stop] = ds.images(ds.index_to_factors(np.arange(start, stop)), np.random.default_rng(0))
+        return images
 
 
 # ------------------------------------------------------------------------------------------ optimizers

@@ -217,7 +217,7 @@ def test_deterministic_and_quantized_representations(objective):
         assert np.all(np.isfinite(logvar)) == (objective == "qlvae")
 
 
-def test_feed_renders_on_device_holds_small_datasets_whole_and_redraws_pools_of_large_ones():
+def test_feed_renders_on_device_holds_small_datasets_whole_and_redraws_pools_of_large_ones(capsys):
     import jax
 
     from factorbench import datasets
@@ -231,10 +231,11 @@ def test_feed_renders_on_device_holds_small_datasets_whole_and_redraws_pools_of_
     # a small dataset without a device renderer is held whole, in index order
     small = datasets.load("identity", factor_sizes=(3, 4))
     small.device_renderer = lambda: (_ for _ in ()).throw(NotImplementedError("no renderer"))
-    feed = Feed(small, 4)
+    feed = Feed(small, 4, pool_size=5, progress=True)  # read in chunks of 5, with a bar
     assert feed.description.startswith("the whole dataset") and feed.refresh_steps is None
     np.testing.assert_array_equal(np.asarray(feed.data(0)), small.images(small.index_to_factors(np.arange(12))))
     assert feed.data(10_000) is feed.data(0)
+    assert "identity into device memory" in capsys.readouterr().err
 
     # shape is a nuisance of sprites_noshape: pools of 8 images, a new one every 2 updates of batch 4 (4 with
     # 4 updates a call), each a function of its number only, read ahead on a thread
