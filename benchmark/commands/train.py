@@ -119,7 +119,10 @@ def run(args: argparse.Namespace) -> None:
                           architecture=args.architecture, checkpoint_every=checkpoint_every, log_every=log_every,
                           progress=not args.no_progress, learning_rate=args.learning_rate,
                           dlib_step_counter=args.dlib_step_counter, strategy=args.strategy)
-    print(f"trained {len(dirs)} model(s):")
+    import json
+
+    source = json.loads((dirs[0] / "config.json").read_text()).get("data_source", "?")
+    print(f"trained {len(dirs)} model(s), batches from {source}:")
     for d in dirs:
         print(f"  {d}")
     if not args.no_store:

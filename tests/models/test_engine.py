@@ -154,7 +154,8 @@ def test_cli_trains_seeds_as_one_ensemble(trained, tmp_path, capsys):
             "--batch-size", "8", "--log-every", "4", "--checkpoint-every", "4", "--learning-rate", "1e-3",
             "--out", str(tmp_path), "--no-progress"]
     assert cli.main(argv) == 0
-    assert "sprites-beta_vae-beta4-seed0" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "sprites-beta_vae-beta4-seed0" in out and "trained 2 model(s), batches from device renderer:" in out
     # seed 1 with beta 4 is the fixture's second member: same maths, same numbers
     for x, y in zip(_final_leaves(tmp_path / "sprites-beta_vae-beta4-seed1"), _final_leaves(trained[1])):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
