@@ -162,9 +162,10 @@ def render(factors: jax.Array, object_rgb: jax.Array, background_rgb: jax.Array)
     4. shade: normal (Newton-normalised), Lambert, highlight and colours, packed into one uint32 a
        pixel (`rm.pack_rgb`), inside a conditional: XLA does not fuse across one, and without it,
        it fused the unpacking into the shading and shaded every pixel once per channel. The
-       condition (every factor inside the grid) is also a guard: rows outside it render black.
+       condition (every factor of every row inside the grid) is also a guard: a batch with a row
+       outside it renders all black, where the gathers would otherwise clamp the row silently.
 
-    17-19 ms a batch of 64 on 2 CPU cores (tests/perf/render_throughput.py).
+    17-23 ms a batch of 64 on 2 CPU cores (tests/perf/render_throughput.py).
     """
     f = jnp.asarray(factors, jnp.int32)
     n = f.shape[0]
@@ -210,8 +211,8 @@ def render(factors: jax.Array, object_rgb: jax.Array, background_rgb: jax.Array)
         background = ~hit & ~on_platform
         grey = (jnp.where(hit & ~hit_object, ARM_GREY * intensity, 0.0)
                 + jnp.where(on_platform, PLATFORM_GREY * intensity, 0.0) + specular)
-        # the room beyond the platform is a little darker on the floor than on the wall
         on_object = jnp.where(hit_object, intensity, 0.0)
+        # the room beyond the platform is a little darker on the floor than on the wall
         on_room = jnp.where(background, jnp.where(on_floor, 0.8, 1.0) * intensity, 0.0)
         return rm.pack_rgb(*(on_object * object_rgb[:, c : c + 1] + on_room * background_rgb[:, c : c + 1] + grey
                              for c in range(3)))
