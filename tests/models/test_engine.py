@@ -231,7 +231,11 @@ def test_feed_renders_on_device_holds_small_datasets_whole_and_redraws_pools_of_
 
     # a small dataset without a device renderer is held whole, in index order
     small = datasets.load("identity", factor_sizes=(3, 4))
-    small.device_renderer = lambda: (_ for _ in ()).throw(NotImplementedError("no renderer"))
+
+    def no_renderer():
+        raise NotImplementedError("no renderer")
+
+    small.device_renderer = no_renderer
     feed = Feed(small, 4, pool_size=5, progress=True)  # read in chunks of 5, with a bar
     assert feed.description.startswith("the whole dataset") and feed.refresh_steps is None
     np.testing.assert_array_equal(np.asarray(feed.data(0)), small.images(small.index_to_factors(np.arange(12))))
