@@ -197,7 +197,7 @@ def render(factors: jax.Array, object_rgb: jax.Array, background_rgb: jax.Array)
     # 4. shading
     def shade(surface, visibility):
         t_surface = jnp.abs(surface)
-        t_room, on_floor = room()  # recomputed from the rays, not passed in: a second input array costs a pass
+        t_room, on_floor = room()  # recomputed: as a second output of pass 2 it would split that pass in two
         hit, hit_object = t_surface < t_room - 1e-3, surface < 0.0
         p = rm.along(origin, direction, t_surface)
         obj_normal = rm.sdf_normal(scene, p, newton_steps=4)
