@@ -32,6 +32,10 @@ SHARED = frozenset(METRICS) - {"beta_vae", "factor_vae", "unsupervised", "mig", 
 DEFAULT_SIZES = {"train": 10000, "test": 5000, "beta_vae_train": 10000, "beta_vae_eval": 5000,
                  "factor_vae_train": 10000, "factor_vae_eval": 5000, "factor_vae_variance": 10000, "batch_size": 64}
 PROTOCOLS = ("dlib", "fast")
+#: The version of each protocol's definition, recorded with every score (`versions["protocol"]`, e.g. "fast/2").
+#: Bump it when a protocol's numbers change for the same arrays (a probe, a default); scores stored without the
+#: entry were made by version 1.
+PROTOCOL_VERSIONS = {"dlib": 1, "fast": 2}
 
 
 def available() -> list[str]:
@@ -158,4 +162,5 @@ def evaluate(
                               "factor_names": [str(x) for x in names_of] if names_of is not None else [],
                               "factor_sizes": [int(x) for x in getattr(dataset, "factor_sizes", ())]}
     return {"scores": scores, "details": details, "protocol": protocol, "seed": int(seed),
-            "sample_sizes": sample_sizes, "versions": _versions(), "seconds": seconds}
+            "sample_sizes": sample_sizes, "seconds": seconds,
+            "versions": {**_versions(), "protocol": f"{protocol}/{PROTOCOL_VERSIONS[protocol]}"}}
