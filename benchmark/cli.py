@@ -68,13 +68,23 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `factorbench ... | head`: the reader left; say nothing more
         sys.stderr.close()
         return 141
-    except (UserError, ValueError, KeyError, FileNotFoundError, NotImplementedError) as err:
+    except (UserError, ValueError, KeyError, OSError, NotImplementedError) as err:
         if os.environ.get("FACTORBENCH_DEBUG"):
             raise
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"factorbench: error: {message}", file=sys.stderr)
+        print(f"factorbench: error: {_message(err)}", file=sys.stderr)
         return 2
     return int(result or 0)
+
+
+def _message(err: BaseException) -> str:
+    """One line for an error: a KeyError's text without quotes; a system error (full disk, permission, read-only
+    filesystem) as "what: path"."""
+    if isinstance(err, KeyError) and err.args:
+        return str(err.args[0])
+    if isinstance(err, OSError) and err.strerror and len(err.args) >= 2:
+        place = f": {err.filename}" if err.filename else ""
+        return f"{err.strerror}{place}"
+    return str(err)
 
 
 if __name__ == "__main__":

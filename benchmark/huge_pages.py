@@ -37,4 +37,8 @@ def reexec_with_huge_pages() -> None:
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, sys.orig_argv, env)
+    try:
+        os.execve(sys.executable, sys.orig_argv, env)
+    except OSError as err:  # the interpreter path cannot be executed again (moved, noexec mount, permissions)
+        print(f"factorbench: warning: running without huge pages (cannot re-execute {sys.executable}: "
+              f"{err.strerror or err})", file=sys.stderr)

@@ -21,8 +21,10 @@ from typing import Any
 import numpy as np
 
 from factorbench.benchmark.store import ResultsStore
+from factorbench.models import binding
 
 REPRESENTATIONS = ("mean", "sampled")
+ENCODER_FILES = {"mean": "encoder_mean.jaxexport", "sampled": "encoder_gaussian.jaxexport"}
 _RUN_FIELDS = ("dataset", "dataset_version", "steps", "status", "device", "train_seconds", "versions")
 
 
@@ -42,6 +44,17 @@ def read_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run directory {run_dir} does not exist")
     return read_json(run_dir / "config.json")
+
+
+def check_finished(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The config of a finished run directory whose files still match it; ValueError naming the file otherwise
+    (an unfinished run, an edited config.json, a replaced or damaged encoder)."""
+    config = read_config(run_dir)
+    if config.get("status") != "done":
+        raise ValueError(f"{run_dir} is not finished (status {config.get('status')!r}); resume its training first "
+                         "(run the same `factorbench train` command again)")
+    binding.verify(run_dir, config)
+    return config
 
 
 def default_run_id(run_dir: str | os.PathLike, config: Mapping[str, Any] | None = None) -> str:
@@ -125,7 +138,7 @@ def load_representation(run_dir: str | os.PathLike, representation: str = "mean"
     run_dir = Path(run_dir)
     if representation not in REPRESENTATIONS:
         raise ValueError(f"representation must be one of {', '.join(REPRESENTATIONS)}, got {representation!r}")
-    path = run_dir / ("encoder_mean.jaxexport" if representation == "mean" else "encoder_gaussian.jaxexport")
+    path = run_dir / ENCODER_FILES[representation]
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; the run has no exported encoder (is it finished?)")
     encoder = load_encoder(path)
@@ -165,9 +178,10 @@ def evaluate_run_dir(run_dir: str | os.PathLike, *, metrics: Sequence[str] | Non
     """
     from factorbench import metrics as metrics_module
 
-    config = read_config(run_dir)
+    config = check_finished(run_dir)
     dataset = load_run_dataset(config)
     encode = load_representation(run_dir, representation, seed=seed)
+    encoder_file = Path(run_dir) / ENCODER_FILES[representation]
     kwargs: dict[str, Any] = {"metrics": list(metrics) if metrics else None, "protocol": protocol, "seed": seed,
                               "progress": progress}
     if sample_sizes:
@@ -175,6 +189,9 @@ def evaluate_run_dir(run_dir: str | os.PathLike, *, metrics: Sequence[str] | Non
     evaluation = metrics_module.evaluate(dataset, encode, **kwargs)
     evaluation.setdefault("protocol", protocol)
     evaluation.setdefault("seed", seed)
+    # Every score carries the hash of the encoder that made it (checked against config.json above).
+    evaluation["versions"] = {**dict(evaluation.get("versions") or {}),
+                              "encoder_sha256": binding.sha256_file(encoder_file)}
     if sample_sizes:
         evaluation["shortened"] = True
     return evaluation

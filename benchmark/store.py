@@ -18,6 +18,13 @@ Tables:
 - `details`: the evaluation's non-scalar outputs (MI and importance matrices...), one JSON value per
   (run_id, representation, metric, protocol, eval_seed, name).
 
+Identity: a store marks itself with `PRAGMA application_id = APPLICATION_ID` when it is created. Only a missing or
+empty file, a file carrying that mark, or a store made before the mark (user_version >= 1 with factorbench's
+tables, stamped on its next write) is opened; any other SQLite database, or a file that is not one, is refused, so
+factorbench never adds its tables to someone else's database. `create=False` (the read-only commands) never creates
+a store. Every SQLite failure (damaged pages, a full disk, a read-only file) is a `StoreError`: one line naming the
+store and what to do. `check_writable()` fails before hours of work rather than after them.
+
 Concurrency: WAL journal (readers never block the writer and always see a committed snapshot), every write in one
 `BEGIN IMMEDIATE` transaction with a long busy timeout, so several processes may write at once and nothing is lost.
 Group writes that belong together with `with store.transaction(): ...`: readers never see half of it. A NaN score
@@ -42,6 +49,22 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
+#: PRAGMA application_id of every factorbench store ("FBrs"): how a file says it is one.
+APPLICATION_ID = 0x46427273
+#: Tables and columns a store made before APPLICATION_ID existed must have to be recognised as one.
+_LEGACY_SIGNATURE = {"runs": ("run_id", "dataset", "model", "hparams", "provenance"),
+                     "scores": ("run_id", "representation", "metric", "key", "value", "protocol", "eval_seed"),
+                     "details": ("run_id", "metric", "name", "value")}
+#: SQLite messages and what they mean for the user (first match wins).
+_SQLITE_HINTS = (
+    ("malformed", "is damaged ({error}): restore it from a backup, or salvage it with `sqlite3 {path} .recover`"),
+    ("not a database", "is not an SQLite database ({error}): give a factorbench results store, or a new path"),
+    ("full", "cannot be written: the disk is full ({error}); free some space and run the command again"),
+    ("readonly", "is read-only ({error}): make it writable, or pass --store PATH to a writable copy"),
+    ("unable to open", "cannot be opened ({error}): check that its folder exists and is writable, or pass "
+                       "--store PATH / set $FACTORBENCH_RESULTS"),
+    ("disk i/o", "cannot be read or written ({error}): check the disk, or pass --store PATH"),
+)
 DEFAULT_PATH = Path("factorbench-results") / "results.db"
 ENV_VAR = "FACTORBENCH_RESULTS"
 TRAINING_METRIC = "training"
@@ -180,6 +203,19 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"cannot store a {type(value).__name__} in the results store")
 
 
+class StoreError(ValueError):
+    """The results store cannot be used (not a store, damaged, read-only, full disk); the message is one line."""
+
+
+def describe_sqlite_error(path: Path, err: BaseException) -> str:
+    """One line for an SQLite failure on the store at `path`: what happened and what to do."""
+    text = str(err).strip() or type(err).__name__
+    for needle, hint in _SQLITE_HINTS:
+        if needle in text.lower():
+            return f"results store {path} " + hint.format(error=text, path=path)
+    return f"results store {path} failed: {text}"
+
+
 def _float_or_none(value: Any) -> float | None:
     value = float(value)
     return None if math.isnan(value) else value
@@ -191,48 +227,82 @@ class ResultsStore:
     Args:
         path: the database file; None means `default_path()`. Its folder is created, and the schema with it.
         timeout: seconds a writer waits for another writer's transaction before giving up.
+        create: False for readers: a missing or empty file is refused (StoreError) instead of becoming a store.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = 120.0):
+    def __init__(self, path: str | os.PathLike | None = None, *, timeout: float = 120.0, create: bool = True):
         self.path = Path(path) if path is not None else default_path()
         self.timeout = float(timeout)
-        if self.path.exists() and self.path.is_dir():
-            raise ValueError(f"results store {self.path} is a folder; pass a file such as {self.path / 'results.db'}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._init_schema()
+        self._check_path(create=create)
+        self._init_schema(create=create)
 
     def __repr__(self) -> str:
         return f"ResultsStore({str(self.path)!r})"
 
     # ------------------------------------------------------------------ connections and transactions
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as err:
+            raise StoreError(describe_sqlite_error(self.path, err)) from None
         return conn
 
-    def _init_schema(self) -> None:
+    # ------------------------------------------------------------------ opening: what the file is
+    def _check_path(self, *, create: bool) -> None:
+        """Refuse a folder, a missing store for a reader, and a folder that cannot be made, before SQLite runs."""
+        if self.path.is_dir():
+            raise StoreError(f"results store {self.path} is a folder; pass a file such as {self.path / 'results.db'}")
+        if not create and (not self.path.is_file() or self.path.stat().st_size == 0):
+            what = "is empty" if self.path.is_file() else "does not exist"
+            raise StoreError(f"no results store at {self.path} (the file {what}): pass --store PATH or set "
+                             "$FACTORBENCH_RESULTS (runs are recorded there by train, evaluate and submit)")
+        if create:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise StoreError(f"cannot create the folder of results store {self.path} ({err.strerror}): pass "
+                                 "--store PATH or set $FACTORBENCH_RESULTS to a writable place") from None
+
+    def _identify(self, conn: sqlite3.Connection) -> str:
+        """What the open file is, read without writing: "store" (marked as ours), "legacy" (ours, made before
+        the mark) or "empty" (a new or empty file); anything else raises StoreError."""
+        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        if application_id == APPLICATION_ID:
+            return "store"
+        objects = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        if application_id == 0 and not objects:
+            return "empty"
+        if application_id == 0 and conn.execute("PRAGMA user_version").fetchone()[0] >= 1 and all(
+                set(columns) <= {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                for table, columns in _LEGACY_SIGNATURE.items()):
+            return "legacy"
+        shown = ", ".join(sorted(objects)[:4]) + (", ..." if len(objects) > 4 else "")
+        mark = f"application id {application_id:#x}" if application_id else f"tables {shown}"
+        raise StoreError(f"{self.path} is an SQLite database but not a factorbench results store ({mark}); it was "
+                         "left untouched: pass --store PATH to a factorbench store or a new file")
+
+    def _init_schema(self, *, create: bool = True) -> None:
         deadline = time.monotonic() + self.timeout
         while True:
             try:
                 conn = self._connect()
                 try:
-                    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                        conn.execute("PRAGMA journal_mode = WAL")
-                    conn.execute("BEGIN IMMEDIATE")
+                    kind = self._identify(conn)
                     found = conn.execute("PRAGMA user_version").fetchone()[0]
                     if found > SCHEMA_VERSION:
-                        conn.execute("ROLLBACK")
-                        raise ValueError(f"results store {self.path} has schema version {found}, newer than this "
+                        raise StoreError(f"results store {self.path} has schema version {found}, newer than this "
                                          f"factorbench understands ({SCHEMA_VERSION}); upgrade factorbench")
-                    if found == 0:
-                        for statement in filter(str.strip, _SCHEMA.split(";")):
-                            conn.execute(statement)
-                        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                    conn.execute("COMMIT")
+                    if kind == "store" and found == SCHEMA_VERSION:
+                        return  # nothing to write, so a read-only store opens for reading
+                    if kind == "empty" and not create:
+                        raise StoreError(f"no results store at {self.path} (the file holds no tables yet): pass "
+                                         "--store PATH or set $FACTORBENCH_RESULTS")
+                    self._write_schema(conn)
                 finally:
                     conn.close()
                 return
@@ -240,10 +310,42 @@ class ResultsStore:
                 if "locked" in str(err) and time.monotonic() < deadline:
                     time.sleep(0.05)
                     continue
-                raise ValueError(f"cannot open results store {self.path}: {err}") from None
+                raise StoreError(describe_sqlite_error(self.path, err)) from None
             except sqlite3.DatabaseError as err:
-                raise ValueError(f"cannot open results store {self.path}: {err} (is it a factorbench results "
-                                 "database?)") from None
+                raise StoreError(describe_sqlite_error(self.path, err)) from None
+
+    def _write_schema(self, conn: sqlite3.Connection) -> None:
+        """Create the tables in an empty file (or stamp a legacy store) in one transaction, identifying the file
+        again under the write lock: another process may have created the store meanwhile."""
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if self._identify(conn) == "empty":
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def check_writable(self) -> None:
+        """Raise StoreError now if this process cannot write the store (read-only file, folder or mount, damaged
+        pages), so `evaluate` and `submit` refuse before their work instead of failing to record it after."""
+        for target, what in ((self.path, "file"), (self.path.parent, "folder")):
+            if not os.access(target, os.W_OK):
+                raise StoreError(f"results store {self.path} is read-only (its {what} is not writable by this "
+                                 "user): make it writable, or pass --store PATH to a writable store")
+        with self._reader() as conn:
+            problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if problem != "ok":
+            raise StoreError(describe_sqlite_error(self.path, sqlite3.DatabaseError(
+                f"database disk image is malformed: {problem}")))
+        with self.transaction() as conn:  # takes the write lock and rewrites the mark: a read-only mount fails here
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -262,9 +364,12 @@ class ResultsStore:
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite has already rolled back after a full disk
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            raise StoreError(describe_sqlite_error(self.path, err)) from None
         finally:
             self._local.conn = None
             conn.close()
@@ -278,6 +383,8 @@ class ResultsStore:
         conn = self._connect()
         try:
             yield conn
+        except sqlite3.Error as err:
+            raise StoreError(describe_sqlite_error(self.path, err)) from None
         finally:
             conn.close()
 

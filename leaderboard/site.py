@@ -35,6 +35,7 @@ import numpy as np
 from factorbench.leaderboard import plots
 from factorbench.leaderboard.columns import HEADLINE, RANKED, TRAINING_METRIC, Column
 from factorbench.leaderboard.matrices import matrix_view
+from factorbench.leaderboard.publish import publishing
 from factorbench.leaderboard.table import REPRESENTATION, Row, Table, build_tables, hparam_text, slugify
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -89,12 +90,19 @@ def build_site(
         progress: show a tqdm bar over run pages.
         store_label: how the footer names the store (default: its path's file name).
     """
-    out = Path(out)
     runs = store.runs()
     if not runs:
         raise ValueError("the results store holds no runs yet: train, evaluate or submit something first, then "
                          "build the leaderboard")
-    _prepare_out(out)
+    # Built beside `out` and swapped in when complete: a failed build leaves the previous site as it was.
+    with publishing(out, marker=MARKER) as staging:
+        _write_site(store, runs, staging, n_boot=n_boot, level=level, seed=seed, progress=progress,
+                    store_label=store_label)
+    return Path(out) / "index.html"
+
+
+def _write_site(store: ReadStore, runs: list[dict], out: Path, *, n_boot: int, level: float, seed: int,
+                progress: bool, store_label: str | None) -> None:
     scores = store.scores()
     tables = build_tables(runs, scores, n_boot=n_boot, level=level, seed=seed)
     env = _environment()
@@ -135,22 +143,9 @@ def build_site(
     _write(out / "index.html", env.get_template("index.html").render(
         context, root="", page="home", tables=tables, runs=runs))
     (out / MARKER).write_text(context["built_at"] + "\n")
-    return out / "index.html"
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
-
-
-def _prepare_out(out: Path) -> None:
-    if out.exists():
-        if not out.is_dir():
-            raise ValueError(f"--out {out} is a file; give a folder for the site")
-        if any(out.iterdir()):
-            if not (out / MARKER).exists():
-                raise ValueError(f"--out {out} is not empty and was not made by `factorbench leaderboard build`; "
-                                 "give an empty or new folder")
-            shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
 
 
 def _environment():

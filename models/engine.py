@@ -28,6 +28,7 @@ import importlib.metadata
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -37,16 +38,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from factorbench.models import checkpoint, vae
+from factorbench.models import binding, checkpoint, vae
+from factorbench.models.binding import IDENTITY_FIELDS
 from factorbench.models.export import export_encoder
+from factorbench.models.files import write_atomic
 from factorbench.models.layers import DEFAULT_FORMULATION
+from factorbench.models.lock import locked
 from factorbench.models.objectives import get as get_objective
 from factorbench.models.step import Feed, Program, default_strategy
 
 STUDY_STEPS = 300_000
 EXPORT_FORMULATION = "lax"
-IDENTITY_FIELDS = ("dataset", "dataset_version", "objective", "hparams", "seed", "steps", "updates", "batch_size",
-                   "architecture", "num_latents", "learning_rate", "dlib_step_counter")
 _VERSION_PACKAGES = ("factorbench", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
 
 
@@ -81,9 +83,18 @@ def run_name(dataset: str, objective: str, hparams: dict, seed: int, sweep_param
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def _read_config(path: Path) -> dict:
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); the file is damaged: restore it, or delete the run "
+                         "directory to train it again") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} does not hold a run's config (a JSON object); restore it or delete the run directory")
+    return config
 
 
 def _split_hparams(spec, members: Sequence[dict]) -> tuple[list[dict], dict, dict]:
@@ -115,11 +126,26 @@ def _member(tree: Any, i: int) -> Any:
 
 
 def _trim_log(path: Path, step: int) -> None:
-    """Drop log lines past `step` (written by a run killed after its last checkpoint)."""
+    """Drop log lines past `step` (written by a run killed after its last checkpoint), and a torn last line (the
+    kill came mid-write); a damaged line before the end is refused, naming the file and line."""
     if not path.exists():
         return
-    lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
-    path.write_text("".join(ln + "\n" for ln in lines))
+    lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    kept = []
+    for number, line in enumerate(lines, 1):
+        try:
+            entry = json.loads(line)
+            logged = int(entry["step"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            if number == len(lines):  # torn by the interruption: its step is past the checkpoint anyway
+                print(f"warning: {path} line {number} is torn (the run was interrupted mid-write); dropped it",
+                      file=sys.stderr)
+                break
+            raise ValueError(f"{path} line {number} is not a log entry ({line[:60]!r}); the log is damaged: fix or "
+                             "delete that line, then run the command again") from None
+        if logged <= step:
+            kept.append(line)
+    write_atomic(path, "".join(ln + "\n" for ln in kept))
 
 
 def train_ensemble(
@@ -206,119 +232,167 @@ def train_ensemble(
             "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         })
 
-    # -- existing runs: resume or refuse
-    previous = []
-    for run_dir, cfg in zip(run_dirs, configs):
-        path = run_dir / "config.json"
-        if path.exists():
-            old = json.loads(path.read_text())
-            diff = [k for k in IDENTITY_FIELDS if old.get(k) != cfg[k]]
-            if diff:
-                raise ValueError(f"{run_dir} already holds a different run (differs in {', '.join(diff)}); "
-                                 "choose another --out or delete it")
-            previous.append(old)
+    with locked(run_dirs):  # one trainer per run directory; the second says who holds it
+        # -- existing runs: resume or refuse
+        previous = []
+        for run_dir, cfg in zip(run_dirs, configs):
+            path = run_dir / "config.json"
+            if path.exists():
+                old = _read_config(path)
+                diff = [k for k in IDENTITY_FIELDS if old.get(k) != cfg[k]]
+                if diff:
+                    raise ValueError(f"{run_dir} already holds a different run (differs in {', '.join(diff)}); "
+                                     "choose another --out or delete it")
+                if old.get("status") == "done":
+                    _verify_finished(run_dir, old)
+                previous.append(old)
+            else:
+                previous.append(None)
+        if all(p is not None and p.get("status") == "done" for p in previous):
+            return run_dirs
+
+        # -- build the program and the initial state
+        mdef = vae.model_def(spec, architecture, ds.num_channels, num_latents, formulation)
+        # Updates per compiled call. Unrolled (CPU): two, which measured 193 vs 215 ms a step against one (four: no
+        # faster, longer compiles); one where the log interval or the run is odd, so no second program is compiled.
+        if strategy == "unrolled":
+            per_compiled = 2 if per_call % 2 == 0 and updates % 2 == 0 else 1
         else:
-            previous.append(None)
-    if all(p is not None and p.get("status") == "done" for p in previous):
+            per_compiled = per_call
+        feed = Feed(ds, batch_size, call_steps=per_compiled, updates=updates, progress=progress)
+        data_source = feed.description
+        member_keys = [jax.random.split(jax.random.PRNGKey(s)) for s in seeds]  # (init, train) per member
+        built = [vae.build(mdef, k[0]) for k in member_keys]
+        graphs = built[0][0]
+        program = _program(spec, mdef, graphs, feed.sample, static, learning_rate, ds, batch_size)
+        state = _stack([program.init_state(p) for _, p in built])
+        train_keys = jnp.stack([k[1] for k in member_keys])
+
+        common = None
+        for run_dir in run_dirs:
+            have = set(checkpoint.steps(run_dir / "checkpoints"))
+            common = have if common is None else common & have
+        start, restored = _restore_newest_intact(run_dirs, sorted(common or ()), _member(state, 0))
+        if restored is not None:
+            state = _stack(restored)
+        train_seconds = [float(p.get("train_seconds", 0.0)) if p and start else 0.0 for p in previous]
+        for run_dir, cfg, secs in zip(run_dirs, configs, train_seconds):
+            run_dir.mkdir(parents=True, exist_ok=True)
+            cfg["data_source"] = data_source
+            cfg["train_seconds"] = secs
+            _write_json(run_dir / "config.json", cfg)
+            if start:
+                _trim_log(run_dir / "log.jsonl", start)
+            else:
+                (run_dir / "log.jsonl").write_text("")
+
+        # -- train
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=updates, initial=start, unit="step", dynamic_ncols=True,
+                       desc=f"{spec.name} x{len(members)} ({ds.name})")
+        step = start
+        started = time.perf_counter()
+        try:
+            while step < updates:
+                n = min(per_call, updates - step)
+                t0 = time.perf_counter()
+                parts = []
+                for first in range(step, step + n, per_compiled):
+                    size = min(per_compiled, step + n - first)
+                    state, part = program.chunk(size, strategy)(state, train_keys, traced, jnp.int32(first),
+                                                                feed.data(first))
+                    parts.append(part)
+                aux = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *jax.device_get(parts))
+                dt = time.perf_counter() - t0
+                step += n
+                logs = _log_lines(aux, step, n, dt, len(members))
+                _check_finite(logs, names, step - n, step)
+                if budget_seconds is not None and step < updates and time.perf_counter() - started > budget_seconds:
+                    updates = step  # what follows logs, checkpoints and finishes at this step
+                    for cfg in configs:
+                        doubled = dlib_step_counter and spec.kind == "factor_vae"
+                        cfg.update(steps=step * 2 if doubled else step, updates=step, shortened=True,
+                                   stopped_by_budget=True)
+                    if bar is not None:
+                        bar.total = step
+                for run_dir, line, cfg in zip(run_dirs, logs, configs):
+                    cfg["train_seconds"] += dt / len(members)
+                    if step % log_every == 0 or step == updates:
+                        with open(run_dir / "log.jsonl", "a") as f:
+                            f.write(json.dumps(line) + "\n")
+                if step % checkpoint_every == 0 or step == updates:
+                    for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
+                        checkpoint.save(run_dir / "checkpoints", step, _member(state, i))
+                        _write_json(run_dir / "config.json", cfg)
+                if bar is not None:
+                    bar.update(n)
+                    bar.set_postfix(loss=f"{np.mean([ln['loss'] for ln in logs]):.1f}",
+                                    model_steps_per_s=f"{n * len(members) / dt:.1f}")
+                if on_log is not None:
+                    on_log(step, logs)
+        except OSError as err:  # a checkpoint or log write failed (full disk): failed, not running
+            for run_dir, cfg in zip(run_dirs, configs):
+                _mark_failed(run_dir, cfg, err)
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+
+        # -- finish: evaluation, exports, figures; then config.json seals what was written
+        for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
+            params = _member(state["params"], i)
+            hp = _member(traced, i)
+            try:
+                _finish_member(program, mdef, graphs, ds, params, hp, train_keys[i], updates, eval_batches, run_dir,
+                               feed.data(max(updates - 1, 0)))
+                cfg["status"] = "done"
+                _write_json(run_dir / "config.json", binding.bind(run_dir, cfg, final_step=updates))
+            except OSError as err:  # a full disk: the run is failed, not running; a re-run resumes and finishes it
+                _mark_failed(run_dir, cfg, err)
+                raise
         return run_dirs
 
-    # -- build the program and the initial state
-    mdef = vae.model_def(spec, architecture, ds.num_channels, num_latents, formulation)
-    # Updates per compiled call. Unrolled (CPU): two, which measured 193 vs 215 ms a step against one (four: no
-    # faster, longer compiles); one where the log interval or the run is odd, so no second program is compiled.
-    if strategy == "unrolled":
-        per_compiled = 2 if per_call % 2 == 0 and updates % 2 == 0 else 1
-    else:
-        per_compiled = per_call
-    feed = Feed(ds, batch_size, call_steps=per_compiled, updates=updates, progress=progress)
-    data_source = feed.description
-    member_keys = [jax.random.split(jax.random.PRNGKey(s)) for s in seeds]  # (init, train) per member
-    built = [vae.build(mdef, k[0]) for k in member_keys]
-    graphs = built[0][0]
-    program = _program(spec, mdef, graphs, feed.sample, static, learning_rate, ds, batch_size)
-    state = _stack([program.init_state(p) for _, p in built])
-    train_keys = jnp.stack([k[1] for k in member_keys])
 
-    start = 0
-    common = None
-    for run_dir in run_dirs:
-        have = set(checkpoint.steps(run_dir / "checkpoints"))
-        common = have if common is None else common & have
-    if common:
-        start = max(common)
-        like = _member(state, 0)
-        state = _stack([checkpoint.restore(d / "checkpoints", start, like) for d in run_dirs])
-    train_seconds = [float(p.get("train_seconds", 0.0)) if p and start else 0.0 for p in previous]
-    for run_dir, cfg, secs in zip(run_dirs, configs, train_seconds):
-        run_dir.mkdir(parents=True, exist_ok=True)
-        cfg["data_source"] = data_source
-        cfg["train_seconds"] = secs
-        _write_json(run_dir / "config.json", cfg)
-        if start:
-            _trim_log(run_dir / "log.jsonl", start)
-        else:
-            (run_dir / "log.jsonl").write_text("")
+def _verify_finished(run_dir: Path, config: dict) -> None:
+    """A finished run is resumed as finished only if its files and final checkpoint still match config.json."""
+    binding.verify(run_dir, config)
+    final = config.get("final_step")
+    have = checkpoint.steps(run_dir / "checkpoints")
+    if final is not None and have and int(final) not in have:
+        raise binding.RunMismatch(f"{run_dir / 'checkpoints'} ends at step {max(have)}, but config.json says the "
+                                  f"run finished at step {final}; restore the checkpoints or train the run again")
 
-    # -- train
-    bar = None
-    if progress:
-        from tqdm import tqdm
 
-        bar = tqdm(total=updates, initial=start, unit="step", dynamic_ncols=True,
-                   desc=f"{spec.name} x{len(members)} ({ds.name})")
-    step = start
-    started = time.perf_counter()
+def _restore_newest_intact(run_dirs: Sequence[Path], steps: list[int], like: Any) -> tuple[int, list | None]:
+    """(step, per-member states) of the newest checkpoint every member can read, newest first; a damaged one is
+    skipped with one warning line. (0, None) when there is none."""
+    for step in reversed(steps):
+        try:
+            return step, [checkpoint.restore(d / "checkpoints", step, like) for d in run_dirs]
+        except Exception as err:  # orbax raises what the damaged file trips (ValueError, OSError, KeyError...)
+            reason = " ".join(str(err).split())[:160] or type(err).__name__
+            older = [s for s in steps if s < step]
+            then = f"falling back to step {older[-1]}" if older else "starting from step 0"
+            print(f"warning: checkpoint {step} of {run_dirs[0].parent} cannot be read ({reason}); {then}",
+                  file=sys.stderr)
+    return 0, None
+
+
+def _mark_failed(run_dir: Path, config: dict, err: BaseException) -> None:
+    config.update(status="failed", error=f"{type(err).__name__}: {err}"[:300])
     try:
-        while step < updates:
-            n = min(per_call, updates - step)
-            t0 = time.perf_counter()
-            parts = []
-            for first in range(step, step + n, per_compiled):
-                size = min(per_compiled, step + n - first)
-                state, part = program.chunk(size, strategy)(state, train_keys, traced, jnp.int32(first),
-                                                            feed.data(first))
-                parts.append(part)
-            aux = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *jax.device_get(parts))
-            dt = time.perf_counter() - t0
-            step += n
-            logs = _log_lines(aux, step, n, dt, len(members))
-            _check_finite(logs, names, step - n, step)
-            if budget_seconds is not None and step < updates and time.perf_counter() - started > budget_seconds:
-                updates = step  # what follows logs, checkpoints and finishes at this step
-                for cfg in configs:
-                    doubled = dlib_step_counter and spec.kind == "factor_vae"
-                    cfg.update(steps=step * 2 if doubled else step, updates=step, shortened=True,
-                               stopped_by_budget=True)
-                if bar is not None:
-                    bar.total = step
-            for run_dir, line, cfg in zip(run_dirs, logs, configs):
-                cfg["train_seconds"] += dt / len(members)
-                if step % log_every == 0 or step == updates:
-                    with open(run_dir / "log.jsonl", "a") as f:
-                        f.write(json.dumps(line) + "\n")
-            if step % checkpoint_every == 0 or step == updates:
-                for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
-                    checkpoint.save(run_dir / "checkpoints", step, _member(state, i))
-                    _write_json(run_dir / "config.json", cfg)
-            if bar is not None:
-                bar.update(n)
-                bar.set_postfix(loss=f"{np.mean([ln['loss'] for ln in logs]):.1f}",
-                                model_steps_per_s=f"{n * len(members) / dt:.1f}")
-            if on_log is not None:
-                on_log(step, logs)
-    finally:
-        if bar is not None:
-            bar.close()
-
-    # -- finish: evaluation, exports, figures
-    for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
-        params = _member(state["params"], i)
-        hp = _member(traced, i)
-        _finish_member(program, mdef, graphs, ds, params, hp, train_keys[i], updates, eval_batches, run_dir,
-                       feed.data(max(updates - 1, 0)))
-        cfg["status"] = "done"
-        _write_json(run_dir / "config.json", cfg)
-    return run_dirs
+        _write_json(run_dir / "config.json", config)
+    except OSError:  # the disk is still full: flip the status in place, same length, so nothing is truncated
+        try:
+            with open(run_dir / "config.json", "r+b") as handle:
+                text = handle.read()
+                handle.seek(0)
+                handle.write(text.replace(b'"status": "running"', b'"status": "failed" ', 1))
+        except OSError:
+            pass
 
 
 def num_updates(kind: str, steps: int, dlib_step_counter: bool = False) -> int:

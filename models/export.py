@@ -8,12 +8,13 @@ An artefact is a serialized `jax.export.Exported` of `images float32 (b, 64, 64,
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from factorbench.models.files import write_atomic
 
 IMAGE_SIZE = 64
 PLATFORMS = ("cpu", "cuda")
@@ -33,20 +34,7 @@ def export_encoder(fn: Callable[[Any, Any], Any], params: Any, channels: int, pa
     (b,) = jax.export.symbolic_shape("b")
     spec = jax.ShapeDtypeStruct((b, IMAGE_SIZE, IMAGE_SIZE, int(channels)), jnp.float32)
     exported = jax.export.export(jax.jit(lambda images: fn(params, images)), platforms=platforms)(spec)
-    return _write_atomic(Path(path), exported.serialize())
-
-
-def _write_atomic(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(Path(path), exported.serialize())
 
 
 def load_encoder(path: str | os.PathLike, *, batch_size: int = LOAD_BATCH) -> Callable[[Any], np.ndarray]:
@@ -60,7 +48,12 @@ def load_encoder(path: str | os.PathLike, *, batch_size: int = LOAD_BATCH) -> Ca
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no exported encoder at {path}; train a model first (factorbench train)")
-    exported = jax.export.deserialize(bytearray(path.read_bytes()))
+    try:
+        exported = jax.export.deserialize(bytearray(path.read_bytes()))
+    except Exception as err:  # flatbuffers raise whatever a truncated buffer trips (IndexError, struct.error...)
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path} is not a readable jax.export encoder ({reason[:160]}); the file is truncated or "
+                         "was not written by jax.export: export it again (or re-run the training's end)") from None
     call = jax.jit(exported.call)
     expected = tuple(exported.in_avals[0].shape[1:])
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from factorbench.models.files import atomic_path
+
 
 def _grid(tiles: np.ndarray, pad: int = 2) -> np.ndarray:
     """(rows, cols, 64, 64, C) float in [0, 1] -> one uint8 image with `pad` white pixels between tiles."""
@@ -22,8 +24,8 @@ def _grid(tiles: np.ndarray, pad: int = 2) -> np.ndarray:
 def _save(img: np.ndarray, path: Path) -> Path:
     from PIL import Image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(img).save(path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(img).save(tmp, format="PNG")
     return path
 
 

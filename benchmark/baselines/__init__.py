@@ -170,6 +170,7 @@ def pack(run_dirs: Sequence[str | os.PathLike], folder: str | os.PathLike = BASE
     Entries already in the manifest under another name are kept; a run packed again replaces its entry.
     """
     from factorbench.benchmark.runs import read_config, training_statistics
+    from factorbench.models.files import atomic_path, write_atomic
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -181,7 +182,8 @@ def pack(run_dirs: Sequence[str | os.PathLike], folder: str | os.PathLike = BASE
         source = run_dir / "encoder_mean.jaxexport"
         name = config.get("run_name") or run_dir.name
         target = folder / f"{name}.jaxexport"
-        shutil.copyfile(source, target)
+        with atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
         baseline = Baseline(
             name=name, file=target.name, sha256=hashlib.sha256(target.read_bytes()).hexdigest(),
             dataset=config["dataset"], dataset_version=config["dataset_version"], objective=config["objective"],
@@ -201,5 +203,5 @@ def pack(run_dirs: Sequence[str | os.PathLike], folder: str | os.PathLike = BASE
         "evaluation": EVALUATION,
         "baselines": [dataclasses.asdict(b) for b in sorted(entries.values(), key=lambda b: b.name)],
     }
-    (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    write_atomic(folder / MANIFEST_NAME, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return list(entries.values())

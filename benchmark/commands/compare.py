@@ -80,7 +80,7 @@ def _factor_names(run: dict[str, Any]) -> list[str] | None:
 def run(args: argparse.Namespace) -> None:
     from factorbench.benchmark.store import ResultsStore
 
-    store = ResultsStore(args.store)
+    store = ResultsStore(args.store, create=False)
     runs = resolve_runs(store, args.runs)
     result = comparison(store, runs, args.representation)
     if args.json:

@@ -38,11 +38,12 @@ def run(args: argparse.Namespace) -> None:
 
     sample_sizes = runs.parse_sample_sizes(args.sample_sizes)
     representations = ["mean", "sampled"] if args.representation == "both" else [args.representation]
+    for run_dir in args.run_dir:  # every run directory checked before the first evaluation starts
+        runs.check_finished(run_dir)
     store = None if args.no_store else ResultsStore(args.store)
+    if store is not None:
+        store.check_writable()  # refuse now, not after the evaluation
     for run_dir in args.run_dir:
-        config = runs.read_config(run_dir)
-        if config.get("status") != "done":
-            raise ValueError(f"{run_dir} is not finished (status {config.get('status')!r}); resume its training first")
         evaluations = {}
         for representation in representations:
             evaluations[representation] = runs.evaluate_run_dir(

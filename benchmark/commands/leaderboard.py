@@ -35,12 +35,9 @@ def run_build(args: argparse.Namespace) -> None:
     from factorbench.leaderboard import build_site
 
     path = args.store if args.store is not None else default_path()
-    if not path.is_file():  # opening a missing store would create an empty one
-        raise FileNotFoundError(f"no results store at {path}: pass --store PATH or set $FACTORBENCH_RESULTS "
-                                "(runs are recorded there by train, evaluate and submit)")
     if args.bootstrap < 1:
         raise ValueError(f"--bootstrap must be at least 1, got {args.bootstrap}")
-    index = build_site(ResultsStore(path), args.out, n_boot=args.bootstrap, seed=args.seed,
+    index = build_site(ResultsStore(path, create=False), args.out, n_boot=args.bootstrap, seed=args.seed,
                        progress=not args.no_progress, store_label=str(path))
     print(index)
 

@@ -32,13 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _store(args: argparse.Namespace):
-    from factorbench.benchmark.store import ResultsStore, default_path
+    from factorbench.benchmark.store import ResultsStore
 
-    path = Path(args.store) if args.store is not None else default_path()
-    if not path.exists():  # opening a missing store would create an empty one
-        raise FileNotFoundError(f"no results store at {path}: pass --store PATH or set $FACTORBENCH_RESULTS "
-                                "(runs are recorded there by train, evaluate and submit)")
-    return ResultsStore(path)
+    return ResultsStore(args.store, create=False)  # reading never creates a store
 
 
 def run_list(args: argparse.Namespace) -> None:
@@ -56,15 +52,19 @@ def run_list(args: argparse.Namespace) -> None:
 
 
 def export_rows(rows: list[dict], path: Path, fmt: str) -> Path:
-    """Write flat rows (`ResultsStore.table()`) as csv, json (a list of objects) or parquet."""
+    """Write flat rows (`ResultsStore.table()`) as csv, json (a list of objects) or parquet, through a temporary
+    name: a failed write (full disk) leaves the previous file as it was."""
+    from factorbench.models.files import atomic_open, atomic_path, write_atomic
+
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise ValueError(f"--out {path} is a folder; give a file name such as {path / ('results.' + fmt)}")
     if fmt == "json":
-        path.write_text(json.dumps(rows, indent=1))
+        write_atomic(path, json.dumps(rows, indent=1))
     elif fmt == "csv":
         fields = list(rows[0]) if rows else ["run_id", "metric", "key", "value"]
-        with path.open("w", newline="") as handle:
+        with atomic_open(path, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
@@ -74,7 +74,8 @@ def export_rows(rows: list[dict], path: Path, fmt: str) -> Path:
             import pyarrow.parquet as pq
         except ImportError:
             raise ValueError("parquet export needs pyarrow (pip install pyarrow); or use --format csv") from None
-        pq.write_table(pa.Table.from_pylist(rows), path)
+        with atomic_path(path) as tmp:
+            pq.write_table(pa.Table.from_pylist(rows), tmp)
     return path
 
 

@@ -74,6 +74,10 @@ def check_file(spec: str | Path, *, representation: str = "mean", limits: Limits
         return None
     path = Path(text).expanduser()
     if path.is_dir():
+        if (path / "config.json").is_file():  # a training run folder: finished, and its files match its config
+            from factorbench.benchmark.runs import check_finished
+
+            check_finished(path)
         name = RUN_DIR_ENCODERS.get(representation, RUN_DIR_ENCODERS["mean"])
         if not (path / name).is_file():
             raise SubmissionError(f"{path} is a folder without {name}; give an encoder file (.onnx, .jaxexport) "

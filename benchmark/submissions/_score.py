@@ -58,6 +58,9 @@ def submit(artefact: str | Path, dataset: Any, *, name: str, protocol: str = "dl
     from factorbench.benchmark.store import ResultsStore, now, package_versions
     from factorbench.metrics import evaluate
 
+    store = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    store.check_writable()  # a read-only or damaged store refuses now, not after the evaluation
+
     ds = datasets.load(dataset) if isinstance(dataset, str) else dataset
     loaded = load_artefact(artefact, ds.num_channels, representation=representation, limits=limits)
     report = validate(loaded, ds, limits=limits, representation=representation, seed=seed)
@@ -66,8 +69,8 @@ def submit(artefact: str | Path, dataset: Any, *, name: str, protocol: str = "dl
     extra = {"sizes": sizes} if sizes else {}
     evaluation = evaluate(ds, encode, metrics=metrics, protocol=protocol, seed=seed, progress=progress, **extra)
     scoring_seconds = time.perf_counter() - started
-
-    store = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    # Every score carries the hash of the encoder that made it.
+    evaluation["versions"] = {**dict(evaluation.get("versions") or {}), "encoder_sha256": loaded.sha256}
     identity = "\0".join([_model_hash(loaded), ds.name, ds.info.version, str(name)])
     run = {
         "run_id": "sub-" + hashlib.sha256(identity.encode()).hexdigest()[:16],
