@@ -297,8 +297,8 @@ class ResultsStore:
                     if found > SCHEMA_VERSION:
                         raise StoreError(f"results store {self.path} has schema version {found}, newer than this "
                                          f"factorbench understands ({SCHEMA_VERSION}); upgrade factorbench")
-                    if kind == "store" and found == SCHEMA_VERSION:
-                        return  # nothing to write, so a read-only store opens for reading
+                    if found == SCHEMA_VERSION and (kind == "store" or (kind == "legacy" and not create)):
+                        return  # nothing to write, so a read-only store opens for reading (stamped by a writer)
                     if kind == "empty" and not create:
                         raise StoreError(f"no results store at {self.path} (the file holds no tables yet): pass "
                                          "--store PATH or set $FACTORBENCH_RESULTS")

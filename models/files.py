@@ -41,6 +41,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         finally:
             os.close(fd)
         os.replace(tmp, path)
+    except OSError as err:  # name the file the user asked for, not the temporary (same errno, same subclass)
+        tmp.unlink(missing_ok=True)
+        raise OSError(err.errno, f"{err.strerror or err} (left as it was)", str(path)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
