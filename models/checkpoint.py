@@ -9,6 +9,7 @@ renames it when complete, so a run killed mid-write leaves the previous checkpoi
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import re
@@ -69,7 +70,8 @@ def _reason(err: BaseException) -> str:
 class _DropAfterFailure(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         quiet = _WRITE_FAILED.is_set() or (_WRITING.is_set() and record.levelno >= logging.ERROR)
-        return not (quiet and "orbax" in record.pathname)
+        # The pathname is absl's own file when "absl" was a plain logger before absl set it up (the CLI does).
+        return not (quiet and ("orbax" in record.pathname or record.exc_info is not None))
 
 
 _FILTER = _DropAfterFailure()
@@ -81,14 +83,61 @@ def _loop_closed_noise(exc: BaseException | None) -> bool:
 
 
 def _thread_hook(previous):
-    """For threading.excepthook (Python threads) and sys.excepthook (tensorstore's callbacks print through it)."""
-    def hook(*args) -> None:
-        exc = args[0].exc_value if len(args) == 1 else args[1]
-        if not _loop_closed_noise(exc):
-            previous(*args)
+    """threading.excepthook without the closed-loop noise of orbax's Python threads."""
+    def hook(args) -> None:
+        if not _loop_closed_noise(args.exc_value):
+            previous(args)
 
     hook.factorbench_quiet = True  # type: ignore[attr-defined]
     return hook
+
+
+class _QuietStderr(io.TextIOBase):
+    """sys.stderr without the "Event loop is closed" tracebacks that tensorstore's C++ callbacks print (through
+    PyErr_Display, which no hook sees) while orbax writes and after a write failed; everything else passes.
+    Each thread's text is held apart, since several threads print at once."""
+
+    HEADER = "Traceback (most recent call last):"
+    NOISE = "RuntimeError: Event loop is closed"
+
+    def __init__(self, target):
+        self.target = target
+        self.partial: dict[int, str] = {}
+        self.block: dict[int, list[str]] = {}  # per thread: a traceback held until its last line says what it is
+
+    def write(self, text: str) -> int:
+        me = threading.get_ident()
+        if me not in self.partial and me not in self.block and not (_WRITING.is_set() or _WRITE_FAILED.is_set()):
+            return self.target.write(text)
+        *lines, rest = (self.partial.pop(me, "") + text).split("\n")
+        for line in lines:
+            self._line(me, line + "\n")
+        if rest:
+            self.partial[me] = rest
+        return len(text)
+
+    def _line(self, me: int, line: str) -> None:
+        block = self.block.get(me)
+        if block is None:
+            if line.startswith(self.HEADER):
+                self.block[me] = [line]
+            else:
+                self.target.write(line)
+            return
+        block.append(line)
+        if not line[:1].isspace() and not line.startswith(self.HEADER):  # the exception line ends the block
+            del self.block[me]
+            if line.strip() != self.NOISE:
+                self.target.write("".join(block))
+
+    def flush(self) -> None:
+        me = threading.get_ident()
+        if me in self.partial and me not in self.block:
+            self.target.write(self.partial.pop(me))
+        self.target.flush()
+
+    def __getattr__(self, name: str):  # fileno, isatty, encoding... of the real stream
+        return getattr(self.target, name)
 
 
 @contextlib.contextmanager
@@ -96,8 +145,8 @@ def _quiet_after_failure() -> Iterator[None]:
     """Install (once) the filters that silence orbax's helper threads after a failed write."""
     if not getattr(threading.excepthook, "factorbench_quiet", False):
         threading.excepthook = _thread_hook(threading.excepthook)
-    if not getattr(sys.excepthook, "factorbench_quiet", False):
-        sys.excepthook = _thread_hook(sys.excepthook)
+    if not isinstance(sys.stderr, _QuietStderr):
+        sys.stderr = _QuietStderr(sys.stderr)
     for name in ("absl", "orbax"):
         if _FILTER not in logging.getLogger(name).filters:
             logging.getLogger(name).addFilter(_FILTER)
@@ -134,3 +183,25 @@ def leaves(directory: Path, step: int) -> list[np.ndarray]:
     with _manager(directory) as mgr:
         flat = mgr.restore(step, args=ocp.args.StandardRestore())
     return [np.asarray(flat[k]) for k in sorted(flat)]
+
+
+def set_aside(directory: Path, step: int) -> Path:
+    """Move the unreadable checkpoint `step` out of the way (to `<run>/checkpoints-damaged/<step>`, kept for
+    inspection, not deleted), so training can write that step again; returns where it went."""
+    target = directory.parent / "checkpoints-damaged" / str(step)
+    if target.exists():
+        import shutil
+
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(directory / str(step), target)
+    return target
+
+
+def discard_after(directory: Path, step: int) -> None:
+    """Delete the checkpoints after `step` (a resume from `step` writes them again, identically)."""
+    import shutil
+
+    for later in steps(directory):
+        if later > step:
+            shutil.rmtree(directory / str(later))

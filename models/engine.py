@@ -370,15 +370,28 @@ def _restore_newest_intact(run_dirs: Sequence[Path], steps: list[int], like: Any
     """(step, per-member states) of the newest checkpoint every member can read, newest first; a damaged one is
     skipped with one warning line. (0, None) when there is none."""
     for step in reversed(steps):
-        try:
-            return step, [checkpoint.restore(d / "checkpoints", step, like) for d in run_dirs]
-        except Exception as err:  # orbax raises what the damaged file trips (ValueError, OSError, KeyError...)
-            reason = " ".join(str(err).split())[:160] or type(err).__name__
-            older = [s for s in steps if s < step]
-            then = f"falling back to step {older[-1]}" if older else "starting from step 0"
-            print(f"warning: checkpoint {step} of {run_dirs[0].parent} cannot be read ({reason}); {then}",
-                  file=sys.stderr)
+        states = []
+        for run_dir in run_dirs:
+            try:
+                states.append(checkpoint.restore(run_dir / "checkpoints", step, like))
+            except Exception as err:  # orbax raises what the damaged file trips (ValueError, OSError, KeyError...)
+                reason = " ".join(str(err).split())[:160] or type(err).__name__
+                older = [s for s in steps if s < step]
+                then = f"falling back to step {older[-1]}" if older else "starting from step 0"
+                moved = checkpoint.set_aside(run_dir / "checkpoints", step)
+                print(f"warning: checkpoint {step} of {run_dir} cannot be read ({reason}); {then} (the damaged one "
+                      f"is kept in {moved.parent})", file=sys.stderr)
+                break
+        else:
+            _discard_after(run_dirs, step)
+            return step, states
+    _discard_after(run_dirs, 0)
     return 0, None
+
+
+def _discard_after(run_dirs: Sequence[Path], step: int) -> None:
+    for run_dir in run_dirs:
+        checkpoint.discard_after(run_dir / "checkpoints", step)
 
 
 def _mark_failed(run_dir: Path, config: dict, err: BaseException) -> None:

@@ -113,6 +113,10 @@ def run(args: argparse.Namespace) -> None:
     objective, members = members_from_args(args)
     if args.steps < 1:
         raise ValueError(f"--steps must be positive, got {args.steps}")
+    if not args.no_store:  # a store that cannot take the runs refuses now, not after the training
+        from factorbench.benchmark.store import ResultsStore
+
+        ResultsStore(args.store).check_writable()
     log_every = max(1, args.log_every)
     checkpoint_every = max(log_every, args.checkpoint_every // log_every * log_every)
     dirs = train_ensemble(args.dataset, objective, members, args.steps, args.out, batch_size=args.batch_size,

@@ -4,9 +4,7 @@ without root's power to ignore file modes (so read-only files refuse even when t
 from __future__ import annotations
 
 import os
-import resource
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,12 +15,10 @@ import pytest
 CLI = "import sys; from factorbench.benchmark.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
-def _limit_file_size(limit: int):
-    def apply() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return apply
+# Set by the child itself (a preexec_fn would fork this multithreaded JAX process): a write past the limit then
+# fails with EFBIG ("File too large"), as on a full disk, instead of the signal killing the process.
+LIMIT_FILE_SIZE = ("import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+                   "resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n")
 
 
 def without_root(command: list[str]) -> list[str]:
@@ -39,14 +35,15 @@ def without_root(command: list[str]) -> list[str]:
 def cli(*args: str | os.PathLike, cwd: Path | None = None, file_size_limit: int | None = None,
         unprivileged: bool = False, code: str = CLI, timeout: float = 240) -> subprocess.CompletedProcess:
     """Run `factorbench ARGS` (or python `code` with ARGS) in a child process; returns the completed process."""
+    if file_size_limit:
+        code = LIMIT_FILE_SIZE.format(limit=int(file_size_limit)) + code
     command = [sys.executable, "-c", code, *map(str, args)]
     if unprivileged:
         command = without_root(command)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     for name in ("FACTORBENCH_DEBUG", "FACTORBENCH_RESULTS"):
         env.pop(name, None)
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env,
-                          preexec_fn=_limit_file_size(file_size_limit) if file_size_limit else None)
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def assert_one_line_refusal(done: subprocess.CompletedProcess, *needles: str) -> str:

@@ -34,3 +34,14 @@ def test_reexec_keeps_the_command_line():
     out = subprocess.run([sys.executable, "-c", code, "a b", "--flag"], env=env, capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "glibc.malloc.hugetlb=1 ['a b', '--flag']"
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_an_interpreter_that_cannot_be_re_executed_runs_on_with_one_warning(tmp_path):
+    code = ("import sys; from factorbench.benchmark.huge_pages import reexec_with_huge_pages; "
+            f"sys.executable = {str(tmp_path / 'gone' / 'python')!r}; reexec_with_huge_pages(); print('ran on')")
+    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ran on", done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("factorbench: warning: running without huge pages (cannot re-execute")
