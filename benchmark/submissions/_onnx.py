@@ -77,7 +77,7 @@ def load_onnx(path: Path, channels: int, *, name: str = "artefact.onnx") -> Arte
     batch_size = check_input_shape(name, tuple(image.shape), channels)
     if codes.type not in _FLOAT_TYPES:
         raise SubmissionError(f"{name}: output type is {codes.type}; codes must be floating point")
-    check_output_shape(name, tuple(codes.shape) if codes.shape else None)
+    check_output_shape(name, tuple(codes.shape) if codes.shape else None, batch=image.shape[0])
     input_name = image.name
 
     def call(images: np.ndarray) -> np.ndarray:
