@@ -14,14 +14,14 @@ import importlib.util
 import os
 import sys
 
+from factorbench.benchmark.errors import EXIT_USER_ERROR, UserError, describe
+
+__all__ = ["COMMANDS", "UserError", "build_parser", "main"]
+
 # Order = order in --help. A verb whose module does not exist yet is simply not offered.
 COMMANDS = (
     "quickstart", "datasets", "train", "evaluate", "submit", "reproduce", "sweep", "compare", "results", "leaderboard",
 )
-
-
-class UserError(Exception):
-    """A mistake the user can fix; printed as one line, no traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,12 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `factorbench ... | head`: the reader left; say nothing more
         sys.stderr.close()
         return 141
-    except (UserError, ValueError, KeyError, FileNotFoundError, NotImplementedError) as err:
+    except Exception as err:  # the error boundary: one line, exit 2 (benchmark/errors.py says each kind)
         if os.environ.get("FACTORBENCH_DEBUG"):
             raise
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"factorbench: error: {message}", file=sys.stderr)
-        return 2
+        print(f"factorbench: error: {describe(err)}", file=sys.stderr)
+        return EXIT_USER_ERROR
     return int(result or 0)
 
 

@@ -3,7 +3,8 @@
 A member is {"seed": int, **hyperparameters}. Each member gets its own run directory:
 
     <out_dir>/<dataset>-<objective>-<hparams>-seed<seed>/
-        config.json               what was trained, status "running" | "done", device, versions, seconds
+        config.json               what was trained, status "running" | "done" | "failed" (with "failure": why),
+                                  device, versions, seconds
         log.jsonl                 one line per `log_every` updates: step, loss terms (chunk means), steps/s
         checkpoints/<step>/       orbax, every `checkpoint_every` updates and at the end
         encoder_mean.jaxexport    images (b, 64, 64, C) float32 [0, 1] -> means (b, D)
@@ -61,7 +62,7 @@ def _versions() -> dict[str, str]:
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, float) and value == int(value):
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
         value = int(value)
     return str(value).replace("/", "_").replace(" ", "")
 
@@ -259,65 +260,76 @@ def train_ensemble(
         else:
             (run_dir / "log.jsonl").write_text("")
 
-    # -- train
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=updates, initial=start, unit="step", dynamic_ncols=True,
-                   desc=f"{spec.name} x{len(members)} ({ds.name})")
-    step = start
-    started = time.perf_counter()
     try:
-        while step < updates:
-            n = min(per_call, updates - step)
-            t0 = time.perf_counter()
-            parts = []
-            for first in range(step, step + n, per_compiled):
-                size = min(per_compiled, step + n - first)
-                state, part = program.chunk(size, strategy)(state, train_keys, traced, jnp.int32(first),
-                                                            feed.data(first))
-                parts.append(part)
-            aux = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *jax.device_get(parts))
-            dt = time.perf_counter() - t0
-            step += n
-            logs = _log_lines(aux, step, n, dt, len(members))
-            _check_finite(logs, names, step - n, step)
-            if budget_seconds is not None and step < updates and time.perf_counter() - started > budget_seconds:
-                updates = step  # what follows logs, checkpoints and finishes at this step
-                for cfg in configs:
-                    doubled = dlib_step_counter and spec.kind == "factor_vae"
-                    cfg.update(steps=step * 2 if doubled else step, updates=step, shortened=True,
-                               stopped_by_budget=True)
-                if bar is not None:
-                    bar.total = step
-            for run_dir, line, cfg in zip(run_dirs, logs, configs):
-                cfg["train_seconds"] += dt / len(members)
-                if step % log_every == 0 or step == updates:
-                    with open(run_dir / "log.jsonl", "a") as f:
-                        f.write(json.dumps(line) + "\n")
-            if step % checkpoint_every == 0 or step == updates:
-                for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
-                    checkpoint.save(run_dir / "checkpoints", step, _member(state, i))
-                    _write_json(run_dir / "config.json", cfg)
-            if bar is not None:
-                bar.update(n)
-                bar.set_postfix(loss=f"{np.mean([ln['loss'] for ln in logs]):.1f}",
-                                model_steps_per_s=f"{n * len(members) / dt:.1f}")
-            if on_log is not None:
-                on_log(step, logs)
-    finally:
-        if bar is not None:
-            bar.close()
+        # -- train
+        bar = None
+        if progress:
+            from tqdm import tqdm
 
-    # -- finish: evaluation, exports, figures
-    for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
-        params = _member(state["params"], i)
-        hp = _member(traced, i)
-        _finish_member(program, mdef, graphs, ds, params, hp, train_keys[i], updates, eval_batches, run_dir,
-                       feed.data(max(updates - 1, 0)))
-        cfg["status"] = "done"
-        _write_json(run_dir / "config.json", cfg)
+            bar = tqdm(total=updates, initial=start, unit="step", dynamic_ncols=True,
+                       desc=f"{spec.name} x{len(members)} ({ds.name})")
+        step = start
+        started = time.perf_counter()
+        try:
+            while step < updates:
+                n = min(per_call, updates - step)
+                t0 = time.perf_counter()
+                parts = []
+                for first in range(step, step + n, per_compiled):
+                    size = min(per_compiled, step + n - first)
+                    state, part = program.chunk(size, strategy)(state, train_keys, traced, jnp.int32(first),
+                                                                feed.data(first))
+                    parts.append(part)
+                aux = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *jax.device_get(parts))
+                dt = time.perf_counter() - t0
+                step += n
+                logs = _log_lines(aux, step, n, dt, len(members))
+                _check_finite(logs, names, step - n, step)
+                if budget_seconds is not None and step < updates and time.perf_counter() - started > budget_seconds:
+                    updates = step  # what follows logs, checkpoints and finishes at this step
+                    for cfg in configs:
+                        doubled = dlib_step_counter and spec.kind == "factor_vae"
+                        cfg.update(steps=step * 2 if doubled else step, updates=step, shortened=True,
+                                   stopped_by_budget=True)
+                    if bar is not None:
+                        bar.total = step
+                for run_dir, line, cfg in zip(run_dirs, logs, configs):
+                    cfg["train_seconds"] += dt / len(members)
+                    if step % log_every == 0 or step == updates:
+                        with open(run_dir / "log.jsonl", "a") as f:
+                            f.write(json.dumps(line) + "\n")
+                if step % checkpoint_every == 0 or step == updates:
+                    for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
+                        checkpoint.save(run_dir / "checkpoints", step, _member(state, i))
+                        _write_json(run_dir / "config.json", cfg)
+                if bar is not None:
+                    bar.update(n)
+                    bar.set_postfix(loss=f"{np.mean([ln['loss'] for ln in logs]):.1f}",
+                                    model_steps_per_s=f"{n * len(members) / dt:.1f}")
+                if on_log is not None:
+                    on_log(step, logs)
+        finally:
+            if bar is not None:
+                bar.close()
+
+        # -- finish: evaluation, exports, figures
+        for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
+            params = _member(state["params"], i)
+            hp = _member(traced, i)
+            _finish_member(program, mdef, graphs, ds, params, hp, train_keys[i], updates, eval_batches, run_dir,
+                           feed.data(max(updates - 1, 0)))
+            cfg["status"] = "done"
+            _write_json(run_dir / "config.json", cfg)
+    except BaseException as err:
+        # A run never stays "running" after its process gave up: it says why it failed, and re-running the same
+        # call resumes it from its last checkpoint.
+        for run_dir, cfg in zip(run_dirs, configs):
+            if cfg["status"] == "done":
+                continue
+            cfg["status"] = "failed"
+            cfg["failure"] = f"{type(err).__name__}: {err}".splitlines()[0][:500]
+            _write_json(run_dir / "config.json", cfg)
+        raise
     return run_dirs
 
 
