@@ -93,14 +93,14 @@ def validate(artefact: Artefact, dataset: Any, *, limits: Limits | None = None, 
 
 def batch_probes(artefact: Artefact, n: int, chunk_size: int, seed: int = 0) -> list[tuple[str, np.ndarray]]:
     """(description, indices into the n validation images) of each batch that checks that codes are computed from
-    each image alone: the batch reversed and shuffled; alone; and, for a symbolic batch dimension, every size the
-    scorer uses (`scorer_batch_sizes`) plus one just above the validation batch and one above the scorer's largest,
-    each filled with the validation images in a fresh shuffled order, so each image sits at other positions beside
-    other images. A fixed batch is checked with shuffled batches spanning several calls, the last one padded."""
+    each image alone: one image alone; the batch reversed and shuffled; and, for a symbolic batch dimension, every
+    size the scorer uses (`scorer_batch_sizes`) plus one just above the validation batch and one above the scorer's
+    largest, each filled with the validation images in a fresh shuffled order, so each image sits at other positions
+    beside other images. A fixed batch is checked with a shuffled batch spanning three calls, the last one padded."""
     rng = np.random.default_rng([seed, n])
-    probes = [("the validation batch reversed", np.arange(n)[::-1]),
-              ("the validation batch shuffled", rng.permutation(n)),
-              ("one image alone", np.array([n // 2]))]
+    probes = [("one image alone", np.array([n // 2])),
+              ("the validation batch reversed", np.arange(n)[::-1]),
+              ("the validation batch shuffled", rng.permutation(n))]
     sizes = [n + 1, chunk_size + n + 1]
     if artefact.batch_size is None:
         sizes += [s for s in scorer_batch_sizes(artefact, chunk_size) if s != n]
