@@ -65,13 +65,13 @@ FORMATTERS: list[tuple[tuple[type[BaseException], ...], Callable]] = [
     ((zipfile.BadZipFile,), _bad_zip),
     ((FileNotFoundError,), lambda err: _os_error(err) if err.filename else _plain(err)),
     ((OSError,), _os_error),
-    ((UserError, ValueError, KeyError, NotImplementedError, ArithmeticError, RuntimeError, TypeError), _plain),
+    ((UserError, ValueError, KeyError, NotImplementedError, ArithmeticError), _plain),
 ]
 
 
 def describe(err: BaseException) -> str:
     """One line saying what went wrong."""
-    if is_out_of_memory(err):
+    if not isinstance(err, (UserError, ValueError)) and is_out_of_memory(err):  # ours already say it in words
         return _memory(err)
     for classes, formatter in FORMATTERS:
         if isinstance(err, classes):

@@ -231,3 +231,20 @@ def test_a_failed_run_is_marked_failed_with_its_reason(corpus, capfd):
     config = json.loads(config_path.read_text())
     assert config["status"] == "failed"
     assert config["failure"].startswith("FloatingPointError: identity-beta_vae-beta4-seed3: loss became nan")
+
+
+def test_out_of_memory_says_how_much_was_asked_and_what_to_lower():
+    """A real XLA allocation failure (16 TiB asked) and a MemoryError, as the error boundary says them."""
+    import jax.numpy as jnp
+
+    from factorbench.benchmark.errors import describe, is_out_of_memory
+
+    with pytest.raises(Exception) as caught:
+        jnp.zeros((2**42,), jnp.float32).block_until_ready()
+    assert is_out_of_memory(caught.value)
+    line = describe(caught.value)
+    assert "16,384.00 GiB" in line and "lower --batch-size" in line
+    assert describe(MemoryError()).startswith("out of memory; lower --batch-size")
+    assert describe(zipfile.BadZipFile("File is not a zip file")).startswith("not a readable zip/npz file")
+    assert describe(NotADirectoryError(20, "Not a directory", "/x/file/y")) == "Not a directory: /x/file/y"
+    assert describe(LookupError("odd\nsecond line")).startswith("unexpected LookupError: odd (FACTORBENCH_DEBUG")
