@@ -54,8 +54,9 @@ DETERMINISM_RTOL, DETERMINISM_ATOL = 1e-4, 1e-5
 BATCH_RTOL, BATCH_ATOL = 1e-3, 1e-4
 
 
-def _limit(default: float, low: float, high: float, flag: str | None, *, integer: bool = False):
-    return dataclasses.field(default=default, metadata={"range": (low, high), "flag": flag, "integer": integer})
+def _limit(default: float, low: float, high: float, flag: str | None, what: str = "", *, integer: bool = False):
+    return dataclasses.field(default=default, metadata={"range": (low, high), "flag": flag, "integer": integer,
+                                                        "what": what})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,11 +75,17 @@ class Limits:
             padded to a power of two (at least 8), so the encoder only ever sees the sizes validation checked.
     """
 
-    max_file_mb: float = _limit(1024.0, 1e-6, 1e6, "--max-file-mb")
-    max_ms_per_image: float = _limit(50.0, 1e-6, 60_000.0, "--max-ms-per-image")
-    call_timeout_s: float = _limit(120.0, 1e-3, 86_400.0, "--call-timeout")
-    load_timeout_s: float = _limit(120.0, 1e-3, 86_400.0, "--load-timeout")
-    time_limit_s: float = _limit(3600.0, 1e-3, 7 * 86_400.0, "--time-limit")
+    max_file_mb: float = _limit(1024.0, 1e-6, 1e6, "--max-file-mb", "largest artefact file in MiB")
+    max_ms_per_image: float = _limit(50.0, 1e-6, 60_000.0, "--max-ms-per-image",
+                                     "slowest accepted encoder, ms per image on a warm call")
+    call_timeout_s: float = _limit(120.0, 1e-3, 86_400.0, "--call-timeout",
+                                   "seconds one encoder call may take, validating or scoring, compilation included")
+    load_timeout_s: float = _limit(120.0, 1e-3, 86_400.0, "--load-timeout",
+                                   "seconds starting the encoder's process and loading it may take (python: the "
+                                   "import)")
+    # A day: the dlib protocol encodes ~3M images (1.92M for the BetaVAE score), ~1 h at 1 ms per image.
+    time_limit_s: float = _limit(86_400.0, 1e-3, 7 * 86_400.0, "--time-limit",
+                                 "total seconds of encoder calls over validation and scoring")
     validation_images: int = _limit(16, 3, 256, None, integer=True)
     chunk_size: int = _limit(256, 8, 4096, None, integer=True)
 
@@ -92,3 +99,14 @@ class Limits:
                 and low <= value <= high and (not field.metadata["integer"] or value == int(value))
             if not ok:
                 raise SubmissionError(f"{name} must be {kind} from {low:g} to {high:g}, got {value!r}")
+
+
+def limit_flags() -> list[tuple[str, str, float, str]]:
+    """(flag, Limits field, default, help) of each limit the command line offers, help stating default and range."""
+    flags = []
+    for field in dataclasses.fields(Limits):
+        if field.metadata["flag"]:
+            low, high = field.metadata["range"]
+            text = f"{field.metadata['what']} (default {field.default:g}; {low:g} to {high:g})"
+            flags.append((field.metadata["flag"], field.name, field.default, text))
+    return flags
