@@ -24,8 +24,18 @@ COMMANDS = (
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage mistake said in one line (not the usage block), exit code 2; subcommand parsers
+    inherit the class."""
+
+    def error(self, message: str):
+        verb = self.prog.removeprefix("factorbench").strip()
+        where = f"{verb}: " if verb else ""
+        self.exit(EXIT_USER_ERROR, f"factorbench: error: {where}{message} (`{self.prog} --help` lists the options)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="factorbench",
         description="A JAX benchmark suite for disentangled representations: ground-truth datasets, "
         "the VAE family, every established metric, and a static leaderboard.",
@@ -59,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     # TFDS logs missing-file warnings through absl before our one-line error says the same thing better.
     logging.getLogger("absl").setLevel(logging.ERROR)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage mistake (already said in one line)
+        return done.code if isinstance(done.code, int) else EXIT_USER_ERROR
     try:
         result = args.func(args)
     except KeyboardInterrupt:

@@ -28,13 +28,18 @@ def parse_seeds(text: str) -> list[int]:
             if "-" in part:
                 lo, hi = part.split("-", 1)
                 lo_i, hi_i = int(lo), int(hi)
-                if hi_i < lo_i or hi_i - lo_i >= MAX_MEMBERS:
+                if hi_i < lo_i:
                     raise ValueError
+                if hi_i - lo_i >= MAX_MEMBERS:
+                    raise OverflowError
                 seeds.extend(range(lo_i, hi_i + 1))
             else:
                 seeds.append(int(part))
             if seeds[-1] < 0:
                 raise ValueError
+        except OverflowError:
+            raise ValueError(f"--seeds {part} asks for more than {MAX_MEMBERS} models; train at most {MAX_MEMBERS} "
+                             "at once") from None
         except ValueError:
             raise ValueError(f"--seeds: cannot read {part!r}; write a range like 0-9 or a list like 0,3,5") from None
     if len(set(seeds)) != len(seeds):
