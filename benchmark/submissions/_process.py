@@ -67,6 +67,8 @@ class EncoderProcess:
         """Start the child and load the artefact there; returns what the child reports (batch_size, sha256, info)."""
         if self.meta is not None:
             return self.meta
+        if self._proc is not None:
+            raise SubmissionError("the encoder's process was stopped (after an error or a limit); load it again")
         self._log = tempfile.TemporaryFile()
         env = dict(os.environ)
         # The child imports what this process can (a python: spec's module, an uninstalled checkout), and leaves
@@ -77,9 +79,13 @@ class EncoderProcess:
         self._proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=self._log, start_new_session=True, env=env)
         self._finalizer = weakref.finalize(self, _kill, self._proc)
-        header, _ = self._exchange(self.request, b"", self.limits.load_timeout_s,
-                                   f"the encoder did not load within {self.limits.load_timeout_s:g} s "
-                                   "(--load-timeout)", "while loading")
+        try:
+            header, _ = self._exchange(self.request, b"", self.limits.load_timeout_s,
+                                       f"the encoder did not load within {self.limits.load_timeout_s:g} s "
+                                       "(--load-timeout)", "while loading")
+        except SubmissionError:
+            self.close()  # a child that could not load has nothing more to do
+            raise
         self.meta = header
         return header
 
@@ -103,7 +109,8 @@ class EncoderProcess:
         return np.frombuffer(payload, np.float32).reshape(header["shape"])
 
     def close(self) -> None:
-        """Stop the child (idempotent)."""
+        """Stop the child (idempotent); later calls raise SubmissionError."""
+        self.meta = None
         if self._finalizer is not None:
             self._finalizer()
         if self._log is not None:
