@@ -59,8 +59,11 @@ def submit(artefact: str | Path, dataset: Any, *, name: str, protocol: str = "dl
 
     from factorbench import datasets
     from factorbench.benchmark.store import ResultsStore, now, package_versions
-    from factorbench.metrics import evaluate
+    from factorbench.metrics import available, evaluate
 
+    unknown = sorted(set(metrics or ()) - set(available()))
+    if unknown:  # before the validation pass, not after it
+        raise SubmissionError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(available())}")
     ds = datasets.load(dataset) if isinstance(dataset, str) else dataset
     loaded = load_artefact(artefact, ds.num_channels, representation=representation, limits=limits)
     try:

@@ -133,6 +133,8 @@ CASES = [
          "2 to 64 columns"),
     data("grid_columns_one", ["datasets", "grid", "identity", "--columns", "1", "--out", "{d}/g.png"],
          "2 to 64 columns"),
+    Case("submit_unknown_metric", (*SUBMIT[:-3], "--metrics", "mig,nosuch", "--no-progress", "{d}/good.onnx",
+                                   "--name", "m", "--results", "{db}"), "unknown metric(s) nosuch", 5.0),
     submit("usage_seed_not_an_integer", "{d}/good.onnx", "argument --seed: invalid int value", "--seed", "1e3"),
     submit("usage_limit_not_a_number", "{d}/good.onnx", "invalid float value", "--max-ms-per-image", "fast"),
     train("usage_unknown_architecture", "beta_vae", "invalid choice: 'cnn'", "--architecture", "cnn"),
