@@ -260,59 +260,62 @@ def train_ensemble(
         else:
             (run_dir / "log.jsonl").write_text("")
 
+    # -- train
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=updates, initial=start, unit="step", dynamic_ncols=True,
+                   desc=f"{spec.name} x{len(members)} ({ds.name})")
+    step = start
+    started = time.perf_counter()
     try:
-        # -- train
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=updates, initial=start, unit="step", dynamic_ncols=True,
-                       desc=f"{spec.name} x{len(members)} ({ds.name})")
-        step = start
-        started = time.perf_counter()
-        try:
-            while step < updates:
-                n = min(per_call, updates - step)
-                t0 = time.perf_counter()
-                parts = []
-                for first in range(step, step + n, per_compiled):
-                    size = min(per_compiled, step + n - first)
-                    state, part = program.chunk(size, strategy)(state, train_keys, traced, jnp.int32(first),
-                                                                feed.data(first))
-                    parts.append(part)
-                aux = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *jax.device_get(parts))
-                dt = time.perf_counter() - t0
-                step += n
-                logs = _log_lines(aux, step, n, dt, len(members))
-                _check_finite(logs, names, step - n, step)
-                if budget_seconds is not None and step < updates and time.perf_counter() - started > budget_seconds:
-                    updates = step  # what follows logs, checkpoints and finishes at this step
-                    for cfg in configs:
-                        doubled = dlib_step_counter and spec.kind == "factor_vae"
-                        cfg.update(steps=step * 2 if doubled else step, updates=step, shortened=True,
-                                   stopped_by_budget=True)
-                    if bar is not None:
-                        bar.total = step
-                for run_dir, line, cfg in zip(run_dirs, logs, configs):
-                    cfg["train_seconds"] += dt / len(members)
-                    if step % log_every == 0 or step == updates:
-                        with open(run_dir / "log.jsonl", "a") as f:
-                            f.write(json.dumps(line) + "\n")
-                if step % checkpoint_every == 0 or step == updates:
-                    for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
-                        checkpoint.save(run_dir / "checkpoints", step, _member(state, i))
-                        _write_json(run_dir / "config.json", cfg)
+        while step < updates:
+            n = min(per_call, updates - step)
+            t0 = time.perf_counter()
+            parts = []
+            for first in range(step, step + n, per_compiled):
+                size = min(per_compiled, step + n - first)
+                state, part = program.chunk(size, strategy)(state, train_keys, traced, jnp.int32(first),
+                                                            feed.data(first))
+                parts.append(part)
+            aux = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *jax.device_get(parts))
+            dt = time.perf_counter() - t0
+            step += n
+            logs = _log_lines(aux, step, n, dt, len(members))
+            _check_finite(logs, names, step - n, step)
+            if budget_seconds is not None and step < updates and time.perf_counter() - started > budget_seconds:
+                updates = step  # what follows logs, checkpoints and finishes at this step
+                for cfg in configs:
+                    doubled = dlib_step_counter and spec.kind == "factor_vae"
+                    cfg.update(steps=step * 2 if doubled else step, updates=step, shortened=True,
+                               stopped_by_budget=True)
                 if bar is not None:
-                    bar.update(n)
-                    bar.set_postfix(loss=f"{np.mean([ln['loss'] for ln in logs]):.1f}",
-                                    model_steps_per_s=f"{n * len(members) / dt:.1f}")
-                if on_log is not None:
-                    on_log(step, logs)
-        finally:
+                    bar.total = step
+            for run_dir, line, cfg in zip(run_dirs, logs, configs):
+                cfg["train_seconds"] += dt / len(members)
+                if step % log_every == 0 or step == updates:
+                    with open(run_dir / "log.jsonl", "a") as f:
+                        f.write(json.dumps(line) + "\n")
+            if step % checkpoint_every == 0 or step == updates:
+                for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
+                    checkpoint.save(run_dir / "checkpoints", step, _member(state, i))
+                    _write_json(run_dir / "config.json", cfg)
             if bar is not None:
-                bar.close()
+                bar.update(n)
+                bar.set_postfix(loss=f"{np.mean([ln['loss'] for ln in logs]):.1f}",
+                                model_steps_per_s=f"{n * len(members) / dt:.1f}")
+            if on_log is not None:
+                on_log(step, logs)
+    except BaseException as err:
+        _mark_failed(run_dirs, configs, err)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
 
-        # -- finish: evaluation, exports, figures
+    # -- finish: evaluation, exports, figures
+    try:
         for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
             params = _member(state["params"], i)
             hp = _member(traced, i)
@@ -321,16 +324,20 @@ def train_ensemble(
             cfg["status"] = "done"
             _write_json(run_dir / "config.json", cfg)
     except BaseException as err:
-        # A run never stays "running" after its process gave up: it says why it failed, and re-running the same
-        # call resumes it from its last checkpoint.
-        for run_dir, cfg in zip(run_dirs, configs):
-            if cfg["status"] == "done":
-                continue
-            cfg["status"] = "failed"
-            cfg["failure"] = f"{type(err).__name__}: {err}".splitlines()[0][:500]
-            _write_json(run_dir / "config.json", cfg)
+        _mark_failed(run_dirs, configs, err)
         raise
     return run_dirs
+
+
+def _mark_failed(run_dirs: list[Path], configs: list[dict], err: BaseException) -> None:
+    """A run never stays "running" after its process gave up: its config says "failed" and why (re-running the
+    same call resumes it from its last checkpoint). Members already done stay done."""
+    for run_dir, cfg in zip(run_dirs, configs):
+        if cfg["status"] == "done":
+            continue
+        cfg["status"] = "failed"
+        cfg["failure"] = f"{type(err).__name__}: {err}".splitlines()[0][:500]
+        _write_json(run_dir / "config.json", cfg)
 
 
 def num_updates(kind: str, steps: int, dlib_step_counter: bool = False) -> int:
