@@ -121,7 +121,7 @@ def load_artefact(spec: str | Path, channels: int, *, representation: str = "mea
         _check_size(f"{path.name} with its external weights", size, limits)
         for file in files:
             digest.update(file.read_bytes())
-        artefact = load_onnx(path, channels, name=path.name)
+        artefact = load_onnx(path, channels, name=path.name, optimize=False)
     else:
         from factorbench.benchmark.submissions._jax_export import load_jax_export
 
