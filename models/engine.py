@@ -3,7 +3,8 @@
 A member is {"seed": int, **hyperparameters}. Each member gets its own run directory:
 
     <out_dir>/<dataset>-<objective>-<hparams>-seed<seed>/
-        config.json               what was trained, status "running" | "done", device, versions, seconds
+        config.json               what was trained, status "running" | "done" | "failed" (with "failure": why),
+                                  device, versions, seconds
         log.jsonl                 one line per `log_every` updates: step, loss terms (chunk means), steps/s
         checkpoints/<step>/       orbax, every `checkpoint_every` updates and at the end
         encoder_mean.jaxexport    images (b, 64, 64, C) float32 [0, 1] -> means (b, D)
@@ -61,7 +62,7 @@ def _versions() -> dict[str, str]:
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, float) and value == int(value):
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
         value = int(value)
     return str(value).replace("/", "_").replace(" ", "")
 
@@ -306,19 +307,37 @@ def train_ensemble(
                                 model_steps_per_s=f"{n * len(members) / dt:.1f}")
             if on_log is not None:
                 on_log(step, logs)
+    except BaseException as err:
+        _mark_failed(run_dirs, configs, err)
+        raise
     finally:
         if bar is not None:
             bar.close()
 
     # -- finish: evaluation, exports, figures
-    for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
-        params = _member(state["params"], i)
-        hp = _member(traced, i)
-        _finish_member(program, mdef, graphs, ds, params, hp, train_keys[i], updates, eval_batches, run_dir,
-                       feed.data(max(updates - 1, 0)))
-        cfg["status"] = "done"
-        _write_json(run_dir / "config.json", cfg)
+    try:
+        for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
+            params = _member(state["params"], i)
+            hp = _member(traced, i)
+            _finish_member(program, mdef, graphs, ds, params, hp, train_keys[i], updates, eval_batches, run_dir,
+                           feed.data(max(updates - 1, 0)))
+            cfg["status"] = "done"
+            _write_json(run_dir / "config.json", cfg)
+    except BaseException as err:
+        _mark_failed(run_dirs, configs, err)
+        raise
     return run_dirs
+
+
+def _mark_failed(run_dirs: list[Path], configs: list[dict], err: BaseException) -> None:
+    """A run never stays "running" after its process gave up: its config says "failed" and why (re-running the
+    same call resumes it from its last checkpoint). Members already done stay done."""
+    for run_dir, cfg in zip(run_dirs, configs):
+        if cfg["status"] == "done":
+            continue
+        cfg["status"] = "failed"
+        cfg["failure"] = f"{type(err).__name__}: {err}".splitlines()[0][:500]
+        _write_json(run_dir / "config.json", cfg)
 
 
 def num_updates(kind: str, steps: int, dlib_step_counter: bool = False) -> int:
