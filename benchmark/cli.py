@@ -14,18 +14,28 @@ import importlib.util
 import os
 import sys
 
+from factorbench.benchmark.errors import EXIT_USER_ERROR, UserError, describe
+
+__all__ = ["COMMANDS", "UserError", "build_parser", "main"]
+
 # Order = order in --help. A verb whose module does not exist yet is simply not offered.
 COMMANDS = (
     "quickstart", "datasets", "train", "evaluate", "submit", "reproduce", "sweep", "compare", "results", "leaderboard",
 )
 
 
-class UserError(Exception):
-    """A mistake the user can fix; printed as one line, no traceback."""
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage mistake said in one line (not the usage block), exit code 2; subcommand parsers
+    inherit the class."""
+
+    def error(self, message: str):
+        verb = self.prog.removeprefix("factorbench").strip()
+        where = f"{verb}: " if verb else ""
+        self.exit(EXIT_USER_ERROR, f"factorbench: error: {where}{message} (`{self.prog} --help` lists the options)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="factorbench",
         description="A JAX benchmark suite for disentangled representations: ground-truth datasets, "
         "the VAE family, every established metric, and a static leaderboard.",
@@ -59,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     # TFDS logs missing-file warnings through absl before our one-line error says the same thing better.
     logging.getLogger("absl").setLevel(logging.ERROR)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage mistake (already said in one line)
+        return done.code if isinstance(done.code, int) else EXIT_USER_ERROR
     try:
         result = args.func(args)
     except KeyboardInterrupt:
@@ -68,23 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `factorbench ... | head`: the reader left; say nothing more
         sys.stderr.close()
         return 141
-    except (UserError, ValueError, KeyError, OSError, NotImplementedError) as err:
+    except Exception as err:  # the error boundary: one line, exit 2 (benchmark/errors.py says each kind)
         if os.environ.get("FACTORBENCH_DEBUG"):
             raise
-        print(f"factorbench: error: {_message(err)}", file=sys.stderr)
-        return 2
+        print(f"factorbench: error: {describe(err)}", file=sys.stderr)
+        return EXIT_USER_ERROR
     return int(result or 0)
-
-
-def _message(err: BaseException) -> str:
-    """One line for an error: a KeyError's text without quotes; a system error (full disk, permission, read-only
-    filesystem) as "what: path"."""
-    if isinstance(err, KeyError) and err.args:
-        return str(err.args[0])
-    if isinstance(err, OSError) and err.strerror and len(err.args) >= 2:
-        place = f": {err.filename}" if err.filename else ""
-        return f"{err.strerror}{place}"
-    return str(err)
 
 
 if __name__ == "__main__":

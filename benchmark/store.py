@@ -48,6 +48,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from factorbench.metrics.driver import PROTOCOLS
+
 SCHEMA_VERSION = 1
 #: PRAGMA application_id of every factorbench store ("FBrs"): how a file says it is one.
 APPLICATION_ID = 0x46427273
@@ -508,7 +510,8 @@ class ResultsStore:
                metric: str | None = None, representation: str | None = None,
                protocol: str | None = None) -> list[dict[str, Any]]:
         """Score rows (run_id, representation, metric, key, value, protocol, eval_seed, sample_sizes, versions,
-        seconds, created_at), optionally filtered; one consistent snapshot."""
+        seconds, created_at), optionally filtered; one consistent snapshot. `versions["protocol"]` is the protocol's
+        version the score was made by ("fast/2"; "fast/1" for scores stored before versions were recorded)."""
         clauses, args = [], []
         if run_ids is not None:
             run_ids = list(run_ids)
@@ -533,6 +536,8 @@ class ResultsStore:
             item = dict(row)
             item["sample_sizes"] = json.loads(item["sample_sizes"])
             item["versions"] = json.loads(item["versions"])
+            if item["protocol"] in PROTOCOLS:  # scores stored before protocols had versions were made by version 1
+                item["versions"].setdefault("protocol", f"{item['protocol']}/1")
             out.append(item)
         return out
 

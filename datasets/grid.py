@@ -8,11 +8,14 @@ import numpy as np
 
 from factorbench.datasets._base import DatasetError, GroundTruthDataset, as_generator
 
+#: Columns of a traversal grid: 64 images of 64 px make a 4,200 px wide PNG, already past any screen.
+MIN_COLUMNS, MAX_COLUMNS = 2, 64
+
 
 def traversal_factors(dataset: GroundTruthDataset, columns: int = 10) -> np.ndarray:
     """Factor rows (K * columns, K): row block k sweeps factor k evenly, the rest at their middle value."""
-    if columns < 2:
-        raise DatasetError(f"a traversal needs at least 2 columns, got {columns}")
+    if not MIN_COLUMNS <= columns <= MAX_COLUMNS:
+        raise DatasetError(f"a traversal grid has {MIN_COLUMNS} to {MAX_COLUMNS} columns (--columns), got {columns}")
     base = np.asarray(dataset.factor_sizes) // 2
     rows = []
     for k, size in enumerate(dataset.factor_sizes):

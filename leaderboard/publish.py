@@ -40,10 +40,12 @@ def publishing(out: str | os.PathLike, *, marker: str) -> Iterator[Path]:
     build is removed after the swap); when the block raises, `out` is untouched and the staging folder removed."""
     out = Path(out).absolute()
     check_target(out, marker=marker)
-    out.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(4)
     staging = out.parent / STAGING.format(name=out.name, token=token)
-    staging.mkdir()
+    try:
+        staging.mkdir(parents=True)
+    except OSError as err:  # name the folder the user chose, not the staging name
+        raise OSError(err.errno, f"{err.strerror} (cannot build the site beside it)", str(out)) from None
     try:
         yield staging
         check_target(out, marker=marker)  # the folder may have changed during a long build

@@ -30,12 +30,11 @@ def _sklearn_accuracies(probe, xt, yt, xe, ye):
     return train, test
 
 
-def _jax_accuracies(xt, yt, xe, ye, n):
+def _logistic_accuracies(xt, yt, xe, ye):
     from factorbench.metrics._probe import fit_logistic_probes
 
-    rows = min(len(xt), max(n, 1000))  # sizes up to 1000 share one compiled shape (extra rows get weight 0)
-    probes = fit_logistic_probes(xt[:rows], yt[:rows], num_used=None if rows == n else n)
-    return probes.accuracy(xt[:n], yt[:n]), probes.accuracy(xe, ye)
+    probes = fit_logistic_probes(xt, yt)
+    return probes.accuracy(xt, yt), probes.accuracy(xe, ye)
 
 
 def downstream(
@@ -45,14 +44,16 @@ def downstream(
     """Accuracy of predicting each factor from codes trained on n = 10, 100, 1000, 10000 labelled points.
 
     probe : "logreg" (dlib: `LogisticRegressionCV(Cs=10, cv=KFold(5))`), "gbt" (dlib: `GradientBoostingClassifier()`)
-        or "logistic" (fast protocol: the JAX multinomial probe with a fixed L2 of 1e-6, no cross-validation).
+        or "logistic" (fast protocol: the multinomial probe of `_probe`, L2 with C = 1 fitted to convergence, no
+        cross-validation).
     Keys, for each n <= len(codes_train): "{n}:mean_train_accuracy", "{n}:mean_test_accuracy",
     "{n}:min_train_accuracy", "{n}:min_test_accuracy", "{n}:train_accuracy_factor_{k}", "{n}:test_accuracy_factor_{k}".
     All in [0, 1].
 
     Differs from dlib: dlib draws a fresh train and test set for every n; here the n-point train sets are the first
     n rows of the one train sample (nested), and all sizes share the test sample, so one sample serves every metric.
-    Codes are used raw for the sklearn probes (as dlib) and standardised for the JAX probe.
+    Codes are used raw for the sklearn probes (as dlib) and standardised (with the n points' mean and std) for the
+    "logistic" probe.
     """
     if probe not in ("logreg", "gbt", "logistic"):
         raise ValueError(f"downstream: unknown probe {probe!r}; choose 'logreg', 'gbt' or 'logistic'")
@@ -63,7 +64,7 @@ def downstream(
     out: dict[str, float] = {}
     for n in sizes:
         if probe == "logistic":
-            train, test = _jax_accuracies(zt, yt, ze, ye, n)
+            train, test = _logistic_accuracies(zt[:n], yt[:n], ze, ye)
         else:
             train, test = _sklearn_accuracies(probe, zt[:n], yt[:n], ze, ye)
         out[f"{n}:mean_train_accuracy"] = float(np.mean(train))

@@ -8,9 +8,10 @@ Protocols
     IRS with quantile 0.99, explicitness with `LogisticRegression()`, downstream with `LogisticRegressionCV(Cs=10,
     cv=KFold(5))`.
 "fast" : the same samples and the same deterministic metrics (MIG, MIG-sup, DCIMIG, SAP, IRS, unsupervised, BetaVAE,
-    FactorVAE, modularity, InfoMEC are identical); only three probes change: DCI uses the JAX multinomial logistic
-    probe (importances = per-code RMS weight, so its D/C/I are *not* GBT numbers), explicitness uses the same JAX
-    probe instead of sklearn's LogisticRegression, and downstream uses it with a fixed L2 instead of 5-fold CV.
+    FactorVAE, modularity, InfoMEC are identical); only three probes change: DCI uses the multinomial logistic
+    probe of `_probe` (L2 with C = 1, fitted to convergence in float64; importances = per-code RMS weight, so its
+    D/C/I are *not* GBT numbers), explicitness uses the same probe (sklearn's LogisticRegression objective,
+    converged instead of stopped at 100 lbfgs iterations), and downstream uses it instead of 5-fold CV.
 
 Differs from dlib: dlib draws a fresh sample for every metric and re-encodes; here the train/test sample is drawn
 once and shared by every array-level metric, and FactorVAE's global variances come from the shared train codes when
@@ -26,6 +27,8 @@ from importlib import metadata
 
 import numpy as np
 
+from factorbench.metrics._probe import PROBE_VERSION
+
 METRICS = ("beta_vae", "factor_vae", "mig", "mig_sup", "dcimig", "sap", "dci", "modularity_explicitness", "irs",
            "unsupervised", "infomec", "downstream")
 SHARED = frozenset(METRICS) - {"beta_vae", "factor_vae", "unsupervised", "mig", "mig_sup", "dcimig", "irs"}
@@ -34,8 +37,9 @@ DEFAULT_SIZES = {"train": 10000, "test": 5000, "beta_vae_train": 10000, "beta_va
 PROTOCOLS = ("dlib", "fast")
 #: The version of each protocol's definition, recorded with every score (`versions["protocol"]`, e.g. "fast/2").
 #: Bump it when a protocol's numbers change for the same arrays (a probe, a default); scores stored without the
-#: entry were made by version 1.
-PROTOCOL_VERSIONS = {"dlib": 1, "fast": 2}
+#: entry were made by version 1. Version 2: the logistic probe of `_probe` (fast's DCI, explicitness and
+#: downstream; InfoE under both) is fitted to convergence in float64, so scores no longer depend on the CPU.
+PROTOCOL_VERSIONS = {"dlib": 2, "fast": 2}
 
 
 def available() -> list[str]:
@@ -131,7 +135,7 @@ def evaluate(
         elif name == "dci":
             s = dci.dci(zt, yt, ze, ye, probe="logistic" if fast else "gbt", random_state=seed, details=d)
         elif name == "modularity_explicitness":
-            s = modularity.modularity_explicitness(zt, yt, ze, ye, probe="jax" if fast else "sklearn", details=d)
+            s = modularity.modularity_explicitness(zt, yt, ze, ye, probe="logistic" if fast else "sklearn", details=d)
         elif name == "irs":
             s = irs.irs(zt, yt, details=d)
         elif name == "unsupervised":
@@ -152,7 +156,7 @@ def evaluate(
                 n["factor_vae_variance"], variance_codes=reuse, details=d)
             sample_sizes.update(factor_vae_train=n["factor_vae_train"], factor_vae_eval=n["factor_vae_eval"],
                                 factor_vae_variance=n["factor_vae_variance"], batch_size=n["batch_size"])
-        scores[name] = {k: float(v) for k, v in s.items()}
+        scores[name] = {k: float(v) + 0.0 for k, v in s.items()}  # + 0.0: a score is never -0.0
         if d:
             details[name] = d
         seconds[name] = time.perf_counter() - t0
@@ -163,4 +167,5 @@ def evaluate(
                               "factor_sizes": [int(x) for x in getattr(dataset, "factor_sizes", ())]}
     return {"scores": scores, "details": details, "protocol": protocol, "seed": int(seed),
             "sample_sizes": sample_sizes, "seconds": seconds,
-            "versions": {**_versions(), "protocol": f"{protocol}/{PROTOCOL_VERSIONS[protocol]}"}}
+            "versions": {**_versions(), "protocol": f"{protocol}/{PROTOCOL_VERSIONS[protocol]}",
+                         "probe": f"logistic/{PROBE_VERSION}"}}

@@ -11,7 +11,8 @@ from factorbench.metrics._info import entropy
 
 def nmi_matrix(z: np.ndarray, y: np.ndarray, n_neighbors: int = 3, random_state: int = 0) -> np.ndarray:
     """NMI[k, d] = I(v_k; z_d) / H(v_k): KSG continuous-discrete MI (sklearn `mutual_info_classif`) on the
-    standardised codes, over the plug-in factor entropy. A factor with one value gets a zero row."""
+    standardised codes, over the plug-in factor entropy. A factor with one value, or whose sampled values are all
+    distinct (KSG finds no neighbour of the same value), gets a zero row."""
     from sklearn.feature_selection import mutual_info_classif
 
     std = z.std(axis=0)
@@ -19,30 +20,26 @@ def nmi_matrix(z: np.ndarray, y: np.ndarray, n_neighbors: int = 3, random_state:
     h = entropy(y)
     out = np.zeros((y.shape[1], z.shape[1]))
     for k in range(y.shape[1]):
-        if h[k] > 0:
+        if h[k] > 0 and np.unique(y[:, k], return_counts=True)[1].max() > 1:  # KSG needs a value seen twice
             mi = mutual_info_classif(x, y[:, k], discrete_features=False, n_neighbors=n_neighbors,
                                      random_state=random_state)
             out[k] = np.clip(mi / h[k], 0.0, 1.0)
     return out
 
 
-def _infoe_factor(z: np.ndarray, y: np.ndarray, max_iter: int = 100) -> float:
-    """(H_null - CE) / H_null for one factor: unpenalised, class-balanced multinomial logistic regression."""
-    import warnings
+def infoe_per_factor(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(H_null - CE) / H_null per factor with more than one value: CE is the training cross-entropy of a
+    class-balanced multinomial logistic regression (the converged probe of `_probe`), H_null = log(#classes)."""
+    from factorbench.metrics._probe import fit_logistic_probes
 
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.utils.class_weight import compute_sample_weight
-
-    std = z.std(axis=0)
-    x = (z - z.mean(axis=0)) / np.where(np.ptp(z, axis=0) > 0, std, 1.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = LogisticRegression(penalty=None, class_weight="balanced", max_iter=max_iter).fit(x, y)
-    proba = np.clip(model.predict_proba(x), 1e-300, 1.0)
-    weight = compute_sample_weight("balanced", y)
-    ce = -np.sum(weight * np.log(proba[np.arange(len(y)), np.searchsorted(model.classes_, y)])) / weight.sum()
-    h_null = np.log(len(model.classes_))
-    return float(np.clip((h_null - ce) / h_null, 0.0, 1.0))
+    probes = fit_logistic_probes(z, y, balanced=True)
+    ce = probes.log_loss(z, y, balanced=True)
+    out = []
+    for k, cls in enumerate(probes.classes):
+        if len(cls) > 1:
+            h_null = np.log(len(cls))
+            out.append(float(np.clip((h_null - ce[k]) / h_null, 0.0, 1.0)))
+    return np.asarray(out)
 
 
 def _ratio_score(nmi: np.ndarray, axis: int) -> float:
@@ -68,15 +65,17 @@ def infomec(
     InfoM and InfoC use active codes only (L = their number).
     - InfoM = (mean over active codes of max_k NMI / sum_k NMI - 1/K) / (1 - 1/K)
     - InfoC = (mean over factors of max_d NMI / sum_d NMI - 1/L) / (1 - 1/L)
-    - InfoE = mean over factors of (H_null - CE) / H_null: CE is the training cross-entropy (nats) of an unpenalised
-      multinomial logistic regression with balanced class weights from all standardised codes to the factor
-      (sklearn lbfgs, 100 iterations, as the authors), H_null = log(#classes) is that of the best input-free
-      predictor under balanced weights.
+    - InfoE = mean over factors of (H_null - CE) / H_null: CE is the training cross-entropy (nats) of a multinomial
+      logistic regression with balanced class weights from all standardised codes to the factor, H_null =
+      log(#classes) is that of the best input-free predictor under balanced weights.
     All three are in [0, 1], higher is better. A code with no information about any factor counts as uniform.
     details receives "nmi_matrix" (K x D) and "active" (D booleans).
 
-    Differs from dlib: not in dlib. Differs from the authors' code: sklearn's default 3 neighbours for KSG, and factors
-    with one value are skipped in InfoE (their entropy is 0).
+    Differs from dlib: not in dlib. Differs from the authors' code: sklearn's default 3 neighbours for KSG; factors
+    with one value are skipped in InfoE (their entropy is 0); InfoE's regression has sklearn's default L2 penalty
+    (C = 1, i.e. ||W||^2 / 2N on the mean cross-entropy) and is fitted to convergence in float64 (`_probe`), where the
+    authors run 100 lbfgs iterations of an unpenalised one: on a separable factor that has no optimum, so their
+    number depends on where the iterations stop and on the CPU's rounding (2.6e-4 apart for codes 7e-7 apart).
     """
     z, y = check_codes_factors("infomec", codes, factors)
     rng = z.max(axis=0) - z.min(axis=0)
@@ -87,9 +86,9 @@ def infomec(
     if not active.any():
         return {"infom": 0.0, "infoe": 0.0, "infoc": 0.0}
     sub = nmi[:, active]
-    infoe = [_infoe_factor(z, y[:, k]) for k in range(y.shape[1]) if len(np.unique(y[:, k])) > 1]
+    infoe = infoe_per_factor(z, y)
     return {
         "infom": _ratio_score(sub, axis=0),
-        "infoe": float(np.mean(infoe)) if infoe else 0.0,
+        "infoe": float(np.mean(infoe)) if len(infoe) else 0.0,
         "infoc": _ratio_score(sub, axis=1),
     }

@@ -48,7 +48,7 @@ def _explicitness_sklearn(xt, yt, xe, ye):
     return train, test
 
 
-def _explicitness_jax(xt, yt, xe, ye):
+def _explicitness_logistic(xt, yt, xe, ye):
     from factorbench.metrics._probe import fit_logistic_probes
 
     probes = fit_logistic_probes(xt, yt)
@@ -68,8 +68,9 @@ def modularity_explicitness(
     """Modularity (mean per-code score from the binned MI matrix of the train split) and Explicitness (mean over
     factors of the macro one-vs-rest ROC-AUC of a logistic regression from the standardised codes).
 
-    probe : "sklearn" (dlib: `LogisticRegression()` defaults, i.e. lbfgs, L2 C=1, 100 iterations) or "jax" (the fast
-        protocol: the JAX multinomial probe, L2 1e-6, 100 L-BFGS steps).
+    probe : "sklearn" (dlib: `LogisticRegression()` defaults, i.e. lbfgs, L2 C=1, 100 iterations) or "logistic" (the
+        fast protocol: the same objective fitted to convergence in float64 by `_probe`, so another CPU's rounding
+        cannot move it).
     Returns {"modularity", "explicitness_train", "explicitness_test"} in [0, 1]. details receives "mi_matrix"
     (K x D) and "per_code_modularity".
 
@@ -79,8 +80,8 @@ def modularity_explicitness(
     MultiLabelBinarizer on each split and crashes when a class is missing from the test split), and classes with
     no positive or no negative example are left out of the macro average.
     """
-    if probe not in ("sklearn", "jax"):
-        raise ValueError(f"modularity_explicitness: unknown probe {probe!r}; choose 'sklearn' or 'jax'")
+    if probe not in ("sklearn", "logistic"):
+        raise ValueError(f"modularity_explicitness: unknown probe {probe!r}; choose 'sklearn' or 'logistic'")
     zt, yt, ze, ye = check_train_test("modularity_explicitness", codes_train, factors_train, codes_test, factors_test)
     num_bins = check_num_bins("modularity_explicitness", num_bins)
     mi = mutual_info_matrix(histogram_discretize(zt, num_bins), yt)
@@ -90,8 +91,8 @@ def modularity_explicitness(
     xt, xe = (zt - mean) / std, (ze - mean) / std
     if probe == "sklearn":
         train, test = _explicitness_sklearn(xt, yt, xe, ye)
-    else:  # the JAX probe standardises the same way itself; raw codes let it reuse DCI's fitted probes
-        train, test = _explicitness_jax(zt, yt, ze, ye)
+    else:  # the probe standardises the same way itself; raw codes let it reuse DCI's fitted probes
+        train, test = _explicitness_logistic(zt, yt, ze, ye)
     if details is not None:
         details.update(mi_matrix=mi.T.tolist(), per_code_modularity=per_code.tolist())
     return {

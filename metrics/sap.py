@@ -28,6 +28,8 @@ def score_matrix(codes_train, factors_train, codes_test, factors_test, continuou
         if len(np.unique(yt[:, j])) < 2:
             continue  # a factor with one value: nothing to predict, its column stays 0
         for i in range(zt.shape[1]):
+            if np.ptp(zt[:, i]) == 0:
+                continue  # a constant code carries no information: 0, not the accuracy of a constant guess
             if continuous_factors:
                 c = np.cov(zt[:, i], yt[:, j], ddof=1)
                 s[i, j] = c[0, 1] ** 2 / (c[0, 0] * c[1, 1]) if c[0, 0] > 1e-12 else 0.0
@@ -48,7 +50,9 @@ def sap(
     details (optional dict) receives "score_matrix" (D x K).
 
     Differs from dlib: identical to `sap_score` (key `SAP_score` there) on the same arrays, except that factors
-    with a single training value are left out of the mean (sklearn cannot fit them; dlib would crash).
+    with a single training value are left out of the mean (sklearn cannot fit them; dlib would crash), and a code
+    constant on the train split scores 0 for every factor (dlib: the accuracy of a constant guess, which is the
+    class balance and made a lone constant code score 0.28).
     """
     s, varying = score_matrix(codes_train, factors_train, codes_test, factors_test, continuous_factors)
     if details is not None:

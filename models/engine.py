@@ -3,7 +3,8 @@
 A member is {"seed": int, **hyperparameters}. Each member gets its own run directory:
 
     <out_dir>/<dataset>-<objective>-<hparams>-seed<seed>/
-        config.json               what was trained, status "running" | "done", device, versions, seconds
+        config.json               what was trained, status "running" | "done" | "failed" (with "failure": why),
+                                  device, versions, seconds
         log.jsonl                 one line per `log_every` updates: step, loss terms (chunk means), steps/s
         checkpoints/<step>/       orbax, every `checkpoint_every` updates and at the end
         encoder_mean.jaxexport    images (b, 64, 64, C) float32 [0, 1] -> means (b, D)
@@ -22,6 +23,7 @@ By default every objective runs `steps` real updates.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import importlib.metadata
@@ -63,7 +65,7 @@ def _versions() -> dict[str, str]:
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, float) and value == int(value):
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
         value = int(value)
     return str(value).replace("/", "_").replace(" ", "")
 
@@ -333,27 +335,43 @@ def train_ensemble(
                                     model_steps_per_s=f"{n * len(members) / dt:.1f}")
                 if on_log is not None:
                     on_log(step, logs)
-        except OSError as err:  # a checkpoint or log write failed (full disk): failed, not running
-            for run_dir, cfg in zip(run_dirs, configs):
-                _mark_failed(run_dir, cfg, err)
+        except BaseException as err:
+            _mark_failed(run_dirs, configs, err)
             raise
         finally:
             if bar is not None:
                 bar.close()
 
-        # -- finish: evaluation, exports, figures; then config.json seals what was written
-        for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
-            params = _member(state["params"], i)
-            hp = _member(traced, i)
-            try:
+        # -- finish: evaluation, exports, figures
+        try:
+            for i, (run_dir, cfg) in enumerate(zip(run_dirs, configs)):
+                params = _member(state["params"], i)
+                hp = _member(traced, i)
                 _finish_member(program, mdef, graphs, ds, params, hp, train_keys[i], updates, eval_batches, run_dir,
                                feed.data(max(updates - 1, 0)))
-                cfg["status"] = "done"
+                cfg["status"] = "done"  # config.json seals what was written: encoders' hashes, final step
                 _write_json(run_dir / "config.json", binding.bind(run_dir, cfg, final_step=updates))
-            except OSError as err:  # a full disk: the run is failed, not running; a re-run resumes and finishes it
-                _mark_failed(run_dir, cfg, err)
-                raise
+        except BaseException as err:
+            _mark_failed(run_dirs, configs, err)
+            raise
         return run_dirs
+
+
+def _mark_failed(run_dirs: list[Path], configs: list[dict], err: BaseException) -> None:
+    """A run never stays "running" after its process gave up: its config says "failed" and why (re-running the
+    same call resumes it from its last checkpoint). Members already done stay done."""
+    for run_dir, cfg in zip(run_dirs, configs):
+        if cfg["status"] == "done":
+            continue
+        cfg["status"] = "failed"
+        cfg["failure"] = f"{type(err).__name__}: {err}".splitlines()[0][:500]
+        try:
+            _write_json(run_dir / "config.json", cfg)
+        except OSError:  # the disk is still full: flip the status in place, same length, so nothing is truncated
+            with contextlib.suppress(OSError), open(run_dir / "config.json", "r+b") as handle:
+                text = handle.read()
+                handle.seek(0)
+                handle.write(text.replace(b'"status": "running"', b'"status": "failed" ', 1))
 
 
 def _verify_finished(run_dir: Path, config: dict) -> None:
@@ -368,7 +386,7 @@ def _verify_finished(run_dir: Path, config: dict) -> None:
 
 def _restore_newest_intact(run_dirs: Sequence[Path], steps: list[int], like: Any) -> tuple[int, list | None]:
     """(step, per-member states) of the newest checkpoint every member can read, newest first; a damaged one is
-    skipped with one warning line. (0, None) when there is none."""
+    moved aside with one warning line. (0, None) when there is none. Later checkpoints are discarded."""
     for step in reversed(steps):
         states = []
         for run_dir in run_dirs:
@@ -392,20 +410,6 @@ def _restore_newest_intact(run_dirs: Sequence[Path], steps: list[int], like: Any
 def _discard_after(run_dirs: Sequence[Path], step: int) -> None:
     for run_dir in run_dirs:
         checkpoint.discard_after(run_dir / "checkpoints", step)
-
-
-def _mark_failed(run_dir: Path, config: dict, err: BaseException) -> None:
-    config.update(status="failed", error=f"{type(err).__name__}: {err}"[:300])
-    try:
-        _write_json(run_dir / "config.json", config)
-    except OSError:  # the disk is still full: flip the status in place, same length, so nothing is truncated
-        try:
-            with open(run_dir / "config.json", "r+b") as handle:
-                text = handle.read()
-                handle.seek(0)
-                handle.write(text.replace(b'"status": "running"', b'"status": "failed" ', 1))
-        except OSError:
-            pass
 
 
 def num_updates(kind: str, steps: int, dlib_step_counter: bool = False) -> int:

@@ -170,7 +170,7 @@ def pack(run_dirs: Sequence[str | os.PathLike], folder: str | os.PathLike = BASE
     Entries already in the manifest under another name are kept; a run packed again replaces its entry.
     """
     from factorbench.benchmark.runs import read_config, training_statistics
-    from factorbench.models.files import atomic_path, write_atomic
+    from factorbench.models.files import atomic_path
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -195,13 +195,35 @@ def pack(run_dirs: Sequence[str | os.PathLike], folder: str | os.PathLike = BASE
         )
         result = evaluate_baseline(baseline, folder, progress=progress)
         entries[name] = dataclasses.replace(baseline, scores=result["scores"])
+    _write_manifest(folder, entries.values())
+    return list(entries.values())
+
+
+def rescore(folder: str | os.PathLike = BASELINE_DIR, *, progress: bool = True) -> list[Baseline]:
+    """Score every baseline in `folder` again with `EVALUATION` and rewrite the manifest's scores (after a change
+    to a protocol's definition: see `factorbench.metrics.driver.PROTOCOL_VERSIONS`)."""
+    folder = Path(folder)
+    entries = [dataclasses.replace(b, scores=evaluate_baseline(b, folder, progress=progress)["scores"])
+               for b in load_manifest(folder)]
+    _write_manifest(folder, entries)
+    return entries
+
+
+def packed_protocol_version(folder: str | os.PathLike = BASELINE_DIR) -> int:
+    """The version of `EVALUATION`'s protocol the manifest's scores were computed with (1 before it was recorded)."""
+    return int(json.loads((Path(folder) / MANIFEST_NAME).read_text())["evaluation"].get("protocol_version", 1))
+
+
+def _write_manifest(folder: Path, entries: Iterable[Baseline]) -> None:
+    from factorbench.metrics.driver import PROTOCOL_VERSIONS
+    from factorbench.models.files import write_atomic
+
     manifest = {
         "format": FORMAT,
         "about": "Exported posterior-mean encoders (jax.export, weights included); `scores` were computed with "
                  "`evaluation` when packed. Steps below 300,000 are shortened runs.",
         "packed_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "evaluation": EVALUATION,
-        "baselines": [dataclasses.asdict(b) for b in sorted(entries.values(), key=lambda b: b.name)],
+        "evaluation": {**EVALUATION, "protocol_version": PROTOCOL_VERSIONS[EVALUATION["protocol"]]},
+        "baselines": [dataclasses.asdict(b) for b in sorted(entries, key=lambda b: b.name)],
     }
     write_atomic(folder / MANIFEST_NAME, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    return list(entries.values())

@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                             "fixed at their middle value.")
     grid.add_argument("name")
     grid.add_argument("--out", type=Path, help="PNG path (default: ./factorbench-out/grid-NAME.png)")
-    grid.add_argument("--columns", type=int, default=10, help="images per row (default 10)")
+    grid.add_argument("--columns", type=int, default=10, help="images per row, 2 to 64 (default 10)")
     grid.add_argument("--seed", type=int, default=0, help="seed for per-image randomness (default 0)")
     grid.set_defaults(func=run_grid)
 

@@ -27,11 +27,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--store", "--results", dest="store", help="results database (default "
                         "$FACTORBENCH_RESULTS or ./factorbench-results/results.db)")
     limits = parser.add_argument_group("limits")
-    limits.add_argument("--max-file-mb", type=float, default=1024.0, help="largest artefact file (default 1024)")
-    limits.add_argument("--max-ms-per-image", type=float, default=50.0,
-                        help="slowest accepted encoder, per image after warm-up (default 50)")
-    limits.add_argument("--call-timeout", type=float, default=120.0,
-                        help="seconds one validation call may take, compilation included (default 120)")
+    from factorbench.benchmark.submissions._contract import limit_flags
+
+    for flag, field, default, text in limit_flags():  # one home for the limits: `Limits`
+        limits.add_argument(flag, dest=field, type=float, default=default, metavar="N", help=text)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
@@ -40,8 +39,9 @@ def run(args: argparse.Namespace) -> None:
     from factorbench.benchmark.submissions import Limits, submit
 
     metrics = [m.strip() for item in args.metrics for m in item.split(",") if m.strip()] if args.metrics else None
-    limits = Limits(max_file_mb=args.max_file_mb, max_ms_per_image=args.max_ms_per_image,
-                    call_timeout_s=args.call_timeout)
+    from factorbench.benchmark.submissions._contract import limit_flags
+
+    limits = Limits(**{field: getattr(args, field) for _, field, _, _ in limit_flags()})
     result = submit(args.artefact, args.dataset, name=args.name, protocol=args.protocol,
                     representation=args.representation, metrics=metrics, seed=args.seed, store=args.store,
                     limits=limits, progress=not args.no_progress)

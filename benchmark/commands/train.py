@@ -11,6 +11,12 @@ from __future__ import annotations
 import argparse
 import itertools
 from pathlib import Path
+from typing import Any
+
+#: The largest --batch-size accepted: 32768 sprites images are 1.5 GiB per batch on the device already.
+MAX_BATCH_SIZE = 32_768
+#: The most models one `train` call builds (seeds x hyperparameter values), one compiled program for all.
+MAX_MEMBERS = 1024
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -24,11 +30,16 @@ def parse_seeds(text: str) -> list[int]:
                 lo_i, hi_i = int(lo), int(hi)
                 if hi_i < lo_i:
                     raise ValueError
+                if hi_i - lo_i >= MAX_MEMBERS:
+                    raise OverflowError
                 seeds.extend(range(lo_i, hi_i + 1))
             else:
                 seeds.append(int(part))
             if seeds[-1] < 0:
                 raise ValueError
+        except OverflowError:
+            raise ValueError(f"--seeds {part} asks for more than {MAX_MEMBERS} models; train at most {MAX_MEMBERS} "
+                             "at once") from None
         except ValueError:
             raise ValueError(f"--seeds: cannot read {part!r}; write a range like 0-9 or a list like 0,3,5") from None
     if len(set(seeds)) != len(seeds):
@@ -55,7 +66,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "beta_tc_vae, dip_vae_i, dip_vae_ii, qlae, qlvae")
     parser.add_argument("--seeds", default="0", help="seeds: a range 0-9 or a list 0,3,5 (default 0)")
     parser.add_argument("--steps", type=int, default=300_000, help="updates per model (default 300000, the study's)")
-    parser.add_argument("--out", type=Path, default=Path("runs"), help="parent folder of the run directories")
+    parser.add_argument("--out", default="runs", help="parent folder of the run directories")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--architecture", default="conv", choices=("conv", "fc"))
     parser.add_argument("--learning-rate", type=float, default=1e-4)
@@ -107,22 +118,68 @@ def members_from_args(args: argparse.Namespace) -> tuple[str, list[dict]]:
     return spec.name, members
 
 
+def _flag_domains() -> dict[str, Any]:
+    """The domain of each numeric training flag (hyperparameter domains live with their objectives)."""
+    from factorbench.models.objectives import Interval
+
+    return {
+        "steps": Interval(1, 1e9, integer=True),
+        "batch_size": Interval(1, MAX_BATCH_SIZE, integer=True),
+        "learning_rate": Interval(0.0, 10.0, open_low=True),
+        "log_every": Interval(1, 1e9, integer=True),
+        "checkpoint_every": Interval(1, 1e9, integer=True),
+    }
+
+
+def check_args(args: argparse.Namespace, objective: str, members: list[dict]) -> None:
+    """Refuse, before anything is built or compiled, a flag or hyperparameter outside its domain and an --out
+    that cannot hold run directories."""
+    from factorbench.models.objectives import get
+
+    for name, domain in _flag_domains().items():
+        value = getattr(args, name)
+        if not domain.contains(value):
+            raise ValueError(f"--{name.replace('_', '-')} must be {domain.describe()}, got {value!r}")
+    if len(members) > MAX_MEMBERS:
+        raise ValueError(f"{len(members)} models asked for (seeds x hyperparameter values); train at most "
+                         f"{MAX_MEMBERS} at once")
+    spec = get(objective)
+    for member in members:
+        spec.check({k: v for k, v in member.items() if k != "seed"})
+    out = Path(args.out)
+    if not str(args.out).strip():
+        raise ValueError("--out is empty; give the parent folder of the run directories (default runs)")
+    for folder in (out, *out.parents):
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"--out {out}: {folder} is a file, not a folder; give a folder for the run directories")
+
+
 def run(args: argparse.Namespace) -> None:
     from factorbench.models import train_ensemble
 
     objective, members = members_from_args(args)
-    if args.steps < 1:
-        raise ValueError(f"--steps must be positive, got {args.steps}")
+    check_args(args, objective, members)
     if not args.no_store:  # a store that cannot take the runs refuses now, not after the training
         from factorbench.benchmark.store import ResultsStore
 
         ResultsStore(args.store).check_writable()
-    log_every = max(1, args.log_every)
+    log_every = args.log_every
     checkpoint_every = max(log_every, args.checkpoint_every // log_every * log_every)
-    dirs = train_ensemble(args.dataset, objective, members, args.steps, args.out, batch_size=args.batch_size,
-                          architecture=args.architecture, checkpoint_every=checkpoint_every, log_every=log_every,
-                          progress=not args.no_progress, learning_rate=args.learning_rate,
-                          dlib_step_counter=args.dlib_step_counter, strategy=args.strategy)
+    try:
+        dirs = train_ensemble(args.dataset, objective, members, args.steps, args.out, batch_size=args.batch_size,
+                              architecture=args.architecture, checkpoint_every=checkpoint_every,
+                              log_every=log_every, progress=not args.no_progress, learning_rate=args.learning_rate,
+                              dlib_step_counter=args.dlib_step_counter, strategy=args.strategy)
+    except Exception as err:
+        from factorbench.benchmark.errors import UserError, is_out_of_memory, out_of_memory_bytes
+
+        if not is_out_of_memory(err):
+            raise
+        asked = out_of_memory_bytes(err)
+        amount = f"an allocation of {asked / 2**30:,.2f} GiB failed" if asked else "an allocation failed"
+        raise UserError(f"out of memory training {len(members)} model(s) with --batch-size {args.batch_size} "
+                        f"({amount}); lower --batch-size or train fewer models at once (--seeds, hyperparameter "
+                        "values)") from None
     import json
 
     source = json.loads((dirs[0] / "config.json").read_text()).get("data_source", "?")

@@ -4,6 +4,7 @@ Formats: a `jax.export` file (``.jaxexport``, serialized StableHLO), an ONNX fil
 ``pip install 'factorbench[onnx]'``), or ``python:module:function`` (trusted local code, flagged as such).
 The contract (`_contract`): float32 NHWC images [B, 64, 64, C] in [0, 1] in, float codes [B, D] out, 1 <= D <= 1024,
 finite, deterministic, each image encoded independently of its batch; B fixed (padded) or symbolic.
+Every encoder runs in a child process of its own (`_process`), killed when it passes a limit (`Limits`).
 
 >>> from factorbench.benchmark.submissions import submit
 >>> result = submit("encoder.onnx", "sprites", name="my VAE", protocol="fast")

@@ -54,6 +54,12 @@ class Artefact:
     sha256: str = ""
     size_bytes: int | None = None
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
+    process: Any = None  # the EncoderProcess `call` runs in, if any (None: called in this process)
+
+    def close(self) -> None:
+        """Stop the encoder's process, if it has one."""
+        if self.process is not None:
+            self.process.close()
 
 
 def one_line(err: BaseException | str, limit: int = 240) -> str:
@@ -104,13 +110,13 @@ def load_artefact(spec: str | Path, channels: int, *, representation: str = "mea
     limits = limits or Limits()
     path = check_file(spec, representation=representation, limits=limits)
     if path is None:
-        from factorbench.benchmark.submissions._python import load_python
-
-        return load_python(str(spec))
+        return _load_python(str(spec), channels, limits)
     folder = Path(spec).expanduser() if Path(spec).expanduser().is_dir() else None
     suffix = path.suffix.lower()
     size = path.stat().st_size
     digest = hashlib.sha256()
+    # The static checks (parse, declared shapes and dtypes) run here, where nothing of the artefact executes;
+    # every call runs in a child process (`EncoderProcess`), started at the first call.
     if suffix in ONNX_SUFFIXES:
         from factorbench.benchmark.submissions._onnx import external_data_files, load_onnx
 
@@ -119,7 +125,7 @@ def load_artefact(spec: str | Path, channels: int, *, representation: str = "mea
         _check_size(f"{path.name} with its external weights", size, limits)
         for file in files:
             digest.update(file.read_bytes())
-        artefact = load_onnx(path, channels, name=path.name)
+        artefact = load_onnx(path, channels, name=path.name, optimize=False)
     else:
         from factorbench.benchmark.submissions._jax_export import load_jax_export
 
@@ -131,7 +137,32 @@ def load_artefact(spec: str | Path, channels: int, *, representation: str = "mea
     artefact.size_bytes = size
     if folder is not None:
         artefact.info["run_folder"] = str(folder.resolve())
+    return _in_child(artefact, {"format": artefact.format, "target": str(path), "channels": channels,
+                                "name": path.name}, limits)
+
+
+def _load_python(spec: str, channels: int, limits: Limits) -> Artefact:
+    """A ``python:`` spec is imported in the child only (its import runs the submitter's code)."""
+    from factorbench.benchmark.submissions._python import check_spec
+
+    check_spec(spec)
+    artefact = Artefact(spec=spec, format="python", call=_unstarted, batch_size=None, trusted_code=True)
+    artefact = _in_child(artefact, {"format": "python", "target": spec, "channels": channels, "name": spec}, limits)
+    meta = artefact.process.start()
+    artefact.sha256, artefact.info = meta["sha256"], meta["info"]
     return artefact
+
+
+def _in_child(artefact: Artefact, request: dict[str, Any], limits: Limits) -> Artefact:
+    from factorbench.benchmark.submissions._process import EncoderProcess
+
+    artefact.process = EncoderProcess(request, limits)
+    artefact.call = artefact.process.call
+    return artefact
+
+
+def _unstarted(images: np.ndarray) -> Any:
+    raise SubmissionError("the encoder's process was not started")
 
 
 def _check_size(what: str, size: int, limits: Limits) -> None:
@@ -163,8 +194,11 @@ def check_input_shape(name: str, shape: tuple, channels: int) -> int | None:
     return None if dims[0] is None else int(dims[0])
 
 
-def check_output_shape(name: str, shape: tuple | None) -> None:
-    """Check a declared output shape against [B, D] with 1 <= D <= 1024 (unknown parts are checked when run)."""
+def check_output_shape(name: str, shape: tuple | None, batch: Any = None) -> None:
+    """Check a declared output shape against [B, D] with 1 <= D <= 1024 (unknown parts are checked when run).
+
+    `batch` is the declared input batch dimension: a width declared as that same symbol is refused (it would give
+    [B, B] codes, one width per batch size)."""
     from factorbench.benchmark.submissions._contract import MAX_CODE_DIM
 
     if shape is None:
@@ -173,6 +207,9 @@ def check_output_shape(name: str, shape: tuple | None) -> None:
         raise SubmissionError(f"{name}: output has rank {len(shape)} (shape {_show(shape)}); expected 2, "
                               "[batch, code dimension]")
     width = shape[1]
+    if batch is not None and not isinstance(width, (int, np.integer)) and str(width) == str(batch):
+        raise SubmissionError(f"{name}: the output width is the batch size ({width}); D must be a fixed number, "
+                              "the same for every batch")
     if isinstance(width, (int, np.integer)) and not 1 <= width <= MAX_CODE_DIM:
         raise SubmissionError(f"{name}: output code dimension is {width}; it must be between 1 and {MAX_CODE_DIM}")
 

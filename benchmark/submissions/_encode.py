@@ -1,8 +1,9 @@
 """Turn a loaded artefact into the `encode(images) -> codes` callable the metrics driver takes.
 
 Batches are cut to the artefact's fixed batch size (the last one padded with black images and the padding's codes
-dropped) or, for a symbolic batch, to `chunk_size` images. Every output is checked as it comes back, so a NaN that
-only shows up while scoring still stops the submission before anything is stored.
+dropped) or, for a symbolic batch, to `chunk_size` images, a shorter one padded to a power of two. Every output is
+checked as it comes back, so a NaN that only shows up while scoring still stops the submission before anything is
+stored.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from factorbench.benchmark.submissions._artefact import Artefact
+from factorbench.benchmark.submissions._artefact import Artefact, one_line
 from factorbench.benchmark.submissions._contract import MAX_CODE_DIM, SubmissionError
 
 REPRESENTATIONS = ("mean", "sampled")
@@ -55,6 +56,16 @@ def make_encoder(artefact: Artefact, *, chunk_size: int = 256, representation: s
         raise SubmissionError(f"representation must be one of {', '.join(REPRESENTATIONS)}, got {representation!r}")
     step = artefact.batch_size or chunk_size
     noise = np.random.default_rng(seed)
+    widths: dict[int, int] = {}  # batch size -> code width seen: D must not change with the batch
+
+    def checked(batch: np.ndarray) -> np.ndarray:
+        codes = check_codes(call_artefact(artefact, batch), len(batch))
+        widths.setdefault(len(batch), codes.shape[1])
+        if len(set(widths.values())) > 1:
+            seen = ", ".join(f"width {w} for {b} images" for b, w in sorted(widths.items()))
+            raise SubmissionError(f"the encoder's code width changes with the batch size ({seen}); D must be a "
+                                  "fixed number, the same for every batch")
+        return codes
 
     def encode(images: np.ndarray) -> np.ndarray:
         images = np.ascontiguousarray(np.asarray(images), dtype=np.float32)
@@ -65,10 +76,10 @@ def make_encoder(artefact: Artefact, *, chunk_size: int = 256, representation: s
         for start in range(0, n, step):
             batch = images[start:start + step]
             size = len(batch)
-            pad_to = artefact.batch_size or (step if n > step else _bucket(size, step, artefact.format))
+            pad_to = artefact.batch_size or (step if n > step else _bucket(size, step))
             if size < pad_to:
                 batch = np.concatenate([batch, np.zeros((pad_to - size, *batch.shape[1:]), np.float32)])
-            parts.append(check_codes(artefact.call(batch), len(batch))[:size])
+            parts.append(checked(batch)[:size])
         codes = parts[0] if len(parts) == 1 else np.concatenate(parts)
         if representation == "sampled":
             if codes.shape[1] % 2:
@@ -81,9 +92,31 @@ def make_encoder(artefact: Artefact, *, chunk_size: int = 256, representation: s
     return encode
 
 
-def _bucket(size: int, step: int, fmt: str) -> int:
-    """Batch size to pad a short symbolic batch to: a power of two for jax.export, which compiles once per
-    shape (so odd batch sizes from the driver cost few compilations); the size itself for the others."""
-    if fmt != "jax.export":
-        return size
+def call_artefact(artefact: Artefact, batch: np.ndarray) -> object:
+    """artefact.call(batch), with any failure of the encoder's own code said as a SubmissionError."""
+    try:
+        return artefact.call(batch)
+    except SubmissionError:
+        raise
+    except Exception as err:
+        raise SubmissionError(f"the encoder failed on a batch of {len(batch)} images: {type(err).__name__}: "
+                              f"{one_line(err)}") from None
+
+
+def scorer_batch_sizes(artefact: Artefact, chunk_size: int) -> list[int]:
+    """Every batch size `make_encoder` calls the artefact with: its fixed size, or the powers of two from 8 to
+    `chunk_size` and `chunk_size` itself (validation checks each of them)."""
+    if artefact.batch_size is not None:
+        return [artefact.batch_size]
+    sizes = {chunk_size}
+    size = 8
+    while size < chunk_size:
+        sizes.add(size)
+        size *= 2
+    return sorted(sizes)
+
+
+def _bucket(size: int, step: int) -> int:
+    """Batch size to pad a short symbolic batch to: a power of two (at least 8, at most `step`), so the encoder
+    sees few distinct sizes (jax.export compiles once per shape) and only sizes that validation checked."""
     return min(step, max(8, 1 << (size - 1).bit_length()))

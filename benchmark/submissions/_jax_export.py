@@ -42,7 +42,12 @@ def load_jax_export(blob: bytes, channels: int, *, name: str = "artefact") -> Ar
     if image_aval.dtype != np.float32:
         raise SubmissionError(f"{name}: input dtype is {image_aval.dtype}; the contract is float32 images in [0, 1]")
     batch_size = check_input_shape(name, tuple(image_aval.shape), channels)
-    check_output_shape(name, tuple(code_aval.shape))
+    check_output_shape(name, tuple(code_aval.shape), batch=image_aval.shape[0])
+    if len(code_aval.shape) == 2 and not isinstance(code_aval.shape[1], (int, np.integer)):
+        # The input's batch is the only symbol an export can have, so a symbolic width is a function of it.
+        raise SubmissionError(f"{name}: the output width is {code_aval.shape[1]}, which changes with the batch size "
+                              "(input batch dimension "
+                              f"{image_aval.shape[0]}); D must be a fixed number, the same for every batch")
     if not np.issubdtype(code_aval.dtype, np.floating):
         raise SubmissionError(f"{name}: output dtype is {code_aval.dtype}; codes must be floating point")
     platform = export.default_export_platform()

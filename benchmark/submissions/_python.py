@@ -1,7 +1,8 @@
 """``python:package.module:function``: trusted local code, scored like any encoder but marked trusted_code.
 
-The function is imported and called in this process with float32 NHWC batches; its results are flagged on the
-leaderboard because nothing stops such code from reading the dataset's factors.
+The function is imported and called with float32 NHWC batches in the encoder's child process (`_process`), under the
+same load and call limits as any encoder; its results are flagged on the leaderboard because nothing stops such code
+from reading the dataset's factors.
 """
 
 from __future__ import annotations
@@ -18,12 +19,18 @@ from factorbench.benchmark.submissions._artefact import Artefact, one_line
 from factorbench.benchmark.submissions._contract import PYTHON_PREFIX, SubmissionError
 
 
+def check_spec(spec: str) -> tuple[str, str]:
+    """(module, function) of a ``python:module:function`` spec; refuses a malformed one."""
+    module_name, _, function_name = spec[len(PYTHON_PREFIX):].partition(":")
+    if not module_name or not function_name or not all(part.isidentifier() for part in module_name.split(".")) \
+            or not function_name.isidentifier():
+        raise SubmissionError(f"{spec[:80]!r}: write python:package.module:function")
+    return module_name, function_name
+
+
 def load_python(spec: str) -> Artefact:
     """Import ``module:function`` from a ``python:module:function`` spec."""
-    target = spec[len(PYTHON_PREFIX):]
-    module_name, _, function_name = target.partition(":")
-    if not module_name or not function_name:
-        raise SubmissionError(f"{spec!r}: write python:package.module:function")
+    module_name, function_name = check_spec(spec)
     if os.getcwd() not in sys.path:  # `factorbench submit python:mymodule:encode` finds ./mymodule.py
         sys.path.insert(0, os.getcwd())
     try:

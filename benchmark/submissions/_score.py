@@ -1,6 +1,8 @@
 """Score a submission: load, validate, run the metrics driver, then record run and scores in one transaction.
 
-Nothing reaches the results store unless every step succeeded, so a bad artefact leaves no trace.
+Nothing reaches the results store unless every step succeeded, so a bad artefact leaves no trace. The encoder runs in
+its own process under the limits (`Limits`: per call, and in total over validation and scoring), which ends with
+the submission.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from factorbench.benchmark.submissions._artefact import RUN_DIR_ENCODERS, Artefact, check_file, load_artefact
-from factorbench.benchmark.submissions._contract import Limits, SubmissionError
+from factorbench.benchmark.submissions._contract import Limits, SubmissionError, check_name
 from factorbench.benchmark.submissions._encode import REPRESENTATIONS, make_encoder
 from factorbench.benchmark.submissions._rank import Standing, standing
 from factorbench.benchmark.submissions._validate import ValidationReport, validate
@@ -47,8 +49,9 @@ def submit(artefact: str | Path, dataset: Any, *, name: str, protocol: str = "dl
         limits: file size, speed and timeout limits.
         sizes: sample-size overrides for the driver (small numbers for tests); recorded with the scores.
     """
-    if not str(name).strip():
-        raise SubmissionError("a submission needs a name (--name TITLE)")
+    name = check_name(name)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise SubmissionError(f"--seed must be an integer from 0 to {2**32 - 1}, got {seed!r}")
     if representation not in REPRESENTATIONS:
         raise SubmissionError(f"representation must be one of {', '.join(REPRESENTATIONS)}, got {representation!r}")
     limits = limits or Limits()
@@ -56,19 +59,28 @@ def submit(artefact: str | Path, dataset: Any, *, name: str, protocol: str = "dl
 
     from factorbench import datasets
     from factorbench.benchmark.store import ResultsStore, now, package_versions
-    from factorbench.metrics import evaluate
+    from factorbench.metrics import available, evaluate
 
+    unknown = sorted(set(metrics or ()) - set(available()))
+    if unknown:  # before the validation pass, not after it
+        raise SubmissionError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(available())}")
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     store.check_writable()  # a read-only or damaged store refuses now, not after the evaluation
-
     ds = datasets.load(dataset) if isinstance(dataset, str) else dataset
     loaded = load_artefact(artefact, ds.num_channels, representation=representation, limits=limits)
-    report = validate(loaded, ds, limits=limits, representation=representation, seed=seed)
-    encode = make_encoder(loaded, chunk_size=limits.chunk_size, representation=representation, seed=seed)
-    started = time.perf_counter()
-    extra = {"sizes": sizes} if sizes else {}
-    evaluation = evaluate(ds, encode, metrics=metrics, protocol=protocol, seed=seed, progress=progress, **extra)
-    scoring_seconds = time.perf_counter() - started
+    try:
+        report = validate(loaded, ds, limits=limits, representation=representation, seed=seed)
+        encode = make_encoder(loaded, chunk_size=limits.chunk_size, representation=representation, seed=seed)
+        started = time.perf_counter()
+        extra = {"sizes": sizes} if sizes else {}
+        try:
+            evaluation = evaluate(ds, encode, metrics=metrics, protocol=protocol, seed=seed, progress=progress,
+                                  **extra)
+        except SubmissionError as err:
+            raise SubmissionError(f"{err} (scoring)") from None
+        scoring_seconds = time.perf_counter() - started
+    finally:
+        loaded.close()  # the encoder's process ends here, whatever happened
     # Every score carries the hash of the encoder that made it.
     evaluation["versions"] = {**dict(evaluation.get("versions") or {}), "encoder_sha256": loaded.sha256}
     identity = "\0".join([_model_hash(loaded), ds.name, ds.info.version, str(name)])

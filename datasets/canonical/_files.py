@@ -53,6 +53,8 @@ def candidates(root: Path, raw: RawFile) -> list[Path]:
 def locate(dataset: str, root: Path, raw: RawFile) -> Path:
     """The path of `raw` under `root`, or a DatasetError naming the file, its size, hash, source and where it goes."""
     for path in candidates(root, raw):
+        if path.is_dir():
+            raise DatasetError(f"{dataset}: {path} is a folder; it must be the file {raw.describe()}")
         if path.exists():
             return path
     where = root / raw.folder if raw.folder else root

@@ -29,7 +29,18 @@ URL = "https://github.com/rr-learning/disentanglement_dataset (now Hugging Face 
 
 
 def open_npz_array(path: Path, key: str) -> np.ndarray:
-    """`key` of an npz file: memory-mapped when stored uncompressed, else loaded."""
+    """`key` of an npz file: memory-mapped when stored uncompressed, else loaded. A file that is not a readable
+    npz, or too short for the array its header declares, raises DatasetError naming it."""
+    try:
+        return _open_npz_array(path, key)
+    except DatasetError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as err:
+        raise DatasetError(f"{path}: not a readable npz file ({type(err).__name__}: {err}); the file is truncated, "
+                           "corrupt or of another format: download it again") from None
+
+
+def _open_npz_array(path: Path, key: str) -> np.ndarray:
     member = f"{key}.npy"
     with zipfile.ZipFile(path) as archive:
         if member not in archive.namelist():
@@ -46,6 +57,11 @@ def open_npz_array(path: Path, key: str) -> np.ndarray:
                                else np.lib.format.read_array_header_2_0)
                 shape, fortran, dtype = read_header(handle)
                 offset = handle.tell()
+            needed = offset + int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+            size = path.stat().st_size
+            if needed > size:
+                raise DatasetError(f"{path} is truncated: its array {key!r} {dtype}{shape} needs {needed:,} bytes, "
+                                   f"the file has {size:,}; download it again")
             return np.memmap(path, dtype=dtype, mode="r", shape=shape, offset=offset, order="F" if fortran else "C")
     with np.load(path) as npz:
         return npz[key]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -176,7 +177,10 @@ def read_norb_matrix(path: Path) -> np.ndarray:
     """A smallNORB binary matrix (optionally gzipped): magic int32, ndim, max(3, ndim) dims, little-endian data."""
     raw = Path(path).read_bytes()
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as err:
+            raise DatasetError(f"{path}: not a readable gzip file ({err}); the file is truncated or corrupt") from None
     header = np.frombuffer(raw, "<i4", count=2)
     if len(header) < 2 or int(header[0]) not in _NORB_MAGIC:
         raise DatasetError(f"{Path(path).name}: not a smallNORB matrix (magic {header[:1].tolist()})")

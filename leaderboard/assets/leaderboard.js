@@ -121,17 +121,28 @@
   }
 
   function initCompare(data) {
-    var bySlug = {};
+    // No prototype: a hash naming "__proto__" or "constructor" must find no run, not Object's own properties.
+    var bySlug = Object.create(null);
     data.runs.forEach(function (r) { bySlug[r.slug] = r; });
     var list = document.getElementById("picker-list");
     var result = document.getElementById("compare-result");
     var filter = document.getElementById("picker-filter");
 
     // The address holds the selection: "#a,b,c"; "#none" when cleared; no hash means the default selection.
+    // Each slug is decoded on its own, and a malformed escape ("#%") names no run instead of throwing; a slug
+    // named twice counts once.
+    function decoded(part) {
+      try { return decodeURIComponent(part); } catch (e) { return null; }
+    }
     function selected() {
-      var hash = decodeURIComponent((window.location.hash || "").replace(/^#/, ""));
+      var hash = (window.location.hash || "").replace(/^#/, "");
       if (!hash) { return data["default"].slice(); }
-      return hash.split(",").filter(function (s) { return bySlug[s]; });
+      var seen = Object.create(null);
+      return hash.split(",").map(decoded).filter(function (s) {
+        if (s === null || !bySlug[s] || seen[s]) { return false; }
+        seen[s] = true;
+        return true;
+      });
     }
 
     function select(slugs) {
@@ -145,7 +156,7 @@
     }
 
     // The picker: runs grouped by leaderboard row (main protocol's rows first), then any run in no row.
-    var grouped = {}, groups = [];
+    var grouped = Object.create(null), groups = [];
     data.rows.forEach(function (row) {
       var fresh = row.runs.filter(function (s) { return !grouped[s]; });
       if (!fresh.length) { return; }

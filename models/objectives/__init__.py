@@ -29,10 +29,12 @@ import dataclasses
 import difflib
 import functools
 import inspect
+import typing
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from factorbench.models.objectives._domain import Interval
 from factorbench.models.objectives._quantization import QUANTIZED_OPTIMIZER, Codebook, LatentQuantizer, Quantized
 from factorbench.models.objectives.ae import ae
 from factorbench.models.objectives.annealed_vae import annealed_vae
@@ -63,6 +65,8 @@ class ObjectiveSpec:
         name: registry name, also the file name under models/objectives/.
         loss: the pure loss function.
         defaults: its hyperparameters and their defaults, read from the function's signature.
+        domains: the Interval each numeric hyperparameter declares beside its default
+            (``beta: Annotated[float, Interval(0.0, 1e6)] = 4.0``); `hparams` and `check` refuse values outside.
         kind: "ae" (deterministic encoder), "vae" (Gaussian encoder), "factor_vae" (Gaussian encoder plus a
             discriminator with its own optimizer) or "quantized" (latent quantization, `LatentQuantizer`).
         sweep_param: the hyperparameter the Locatello et al. study sweeps (its values: STUDY_VALUES[name]), or None.
@@ -81,6 +85,16 @@ class ObjectiveSpec:
     inputs: tuple[str, ...] = ()
     optimizer: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     citation: str = ""
+    domains: Mapping[str, Interval] = dataclasses.field(default_factory=dict)
+
+    def check(self, hparams: Mapping[str, Any]) -> None:
+        """Refuse a plain number outside its hyperparameter's declared domain (traced values are not checked)."""
+        for name, value in hparams.items():
+            domain = self.domains.get(name)
+            if domain is None or not isinstance(value, (int, float)) or domain.contains(value):
+                continue
+            raise ValueError(f"{self.name}: {name}={value!r} is outside its domain; it must be {domain.describe()} "
+                             f"(--{name.replace('_', '-')})")
 
     def bind(self, **hparams: Any) -> Callable[..., Any]:
         """The loss with hyperparameters fixed; an unknown hyperparameter name raises ValueError."""
@@ -95,6 +109,7 @@ class ObjectiveSpec:
     def hparams(self, **overrides: Any) -> dict[str, Any]:
         """The full hyperparameter dict: defaults updated with overrides (validated like `bind`)."""
         self.bind(**overrides)
+        self.check(overrides)
         return {**self.defaults, **overrides}
 
 
@@ -110,6 +125,8 @@ def _spec(loss: Callable[..., Any], kind: str, sweep_param: str | None, citation
         raise ValueError(f"kind {kind!r} is not one of {KINDS}")
     if sweep_param is not None and sweep_param not in defaults:
         raise ValueError(f"sweep_param {sweep_param!r} is not a hyperparameter of {loss.__name__}")
+    hints = typing.get_type_hints(loss, include_extras=True)
+    domains = {name: _domain_of(loss.__name__, name, hints.get(name), default) for name, default in defaults.items()}
     return ObjectiveSpec(
         name=loss.__name__,
         loss=loss,
@@ -118,8 +135,23 @@ def _spec(loss: Callable[..., Any], kind: str, sweep_param: str | None, citation
         sweep_param=sweep_param,
         inputs=inputs,
         citation=citation,
+        domains=MappingProxyType(domains),
         **extra,
     )
+
+
+def _domain_of(objective: str, name: str, hint: Any, default: Any) -> Interval | None:
+    """The Interval in `name: Annotated[float, Interval(...)] = default`; numeric hyperparameters must declare one,
+    and their default must lie in it."""
+    found = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, Interval)]
+    if not isinstance(default, (int, float)) or isinstance(default, bool):
+        return found[0] if found else None
+    if not found:
+        raise TypeError(f"objective {objective}: hyperparameter {name} declares no domain; write "
+                        f"{name}: Annotated[float, Interval(low, high)] = {default!r}")
+    if not found[0].contains(default):
+        raise TypeError(f"objective {objective}: default {name}={default!r} is outside its domain")
+    return found[0]
 
 
 OBJECTIVES: dict[str, ObjectiveSpec] = {
@@ -179,6 +211,7 @@ __all__ = [
     "STUDY_VALUES",
     "Codebook",
     "Discriminator",
+    "Interval",
     "LatentQuantizer",
     "ObjectiveSpec",
     "Quantized",

@@ -13,10 +13,13 @@ REQUIRED); ours are the study's gamma = 1000 and iteration_threshold = 100000, a
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import jax
 import jax.numpy as jnp
 
 from factorbench.models.objectives._common import finish, vae_terms
+from factorbench.models.objectives._domain import WEIGHT, Interval
 
 
 def capacity(step: jax.Array, *, c_max: float = 25.0, iteration_threshold: int = 100_000) -> jax.Array:
@@ -34,9 +37,9 @@ def annealed_vae(
     z: jax.Array,
     step: jax.Array,
     *,
-    c_max: float = 25.0,
-    gamma: float = 1000.0,
-    iteration_threshold: int = 100_000,
+    c_max: Annotated[float, Interval(0.0, 1e4)] = 25.0,
+    gamma: Annotated[float, WEIGHT] = 1000.0,
+    iteration_threshold: Annotated[int, Interval(1, 1e9, integer=True)] = 100_000,
 ) -> tuple[jax.Array, dict]:
     """AnnealedVAE loss: reconstruction + gamma * |KL - C(step)| (KL and reconstruction are batch means).
 

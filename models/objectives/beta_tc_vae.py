@@ -13,10 +13,13 @@ ours is 6, a value of the study grid 1, 2, 4, 6, 8, 10.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import jax
 import jax.numpy as jnp
 
 from factorbench.models.objectives._common import finish, gaussian_log_density, vae_terms
+from factorbench.models.objectives._domain import WEIGHT
 
 
 def total_correlation(z: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax.Array:
@@ -43,7 +46,7 @@ def beta_tc_vae(
     z: jax.Array,
     step: jax.Array,
     *,
-    beta: float = 6.0,
+    beta: Annotated[float, WEIGHT] = 6.0,
 ) -> tuple[jax.Array, dict]:
     """beta-TCVAE loss: reconstruction + KL + (beta - 1) * TC. Returns (loss, aux); aux adds "tc".
 

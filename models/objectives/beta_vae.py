@@ -10,9 +10,12 @@ REQUIRED); ours is 4, a value of the study grid 1, 2, 4, 6, 8, 16.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import jax
 
 from factorbench.models.objectives._common import finish, vae_terms
+from factorbench.models.objectives._domain import WEIGHT
 
 
 def beta_vae(
@@ -23,7 +26,7 @@ def beta_vae(
     z: jax.Array,
     step: jax.Array,
     *,
-    beta: float = 4.0,
+    beta: Annotated[float, WEIGHT] = 4.0,
 ) -> tuple[jax.Array, dict]:
     """beta-VAE loss: mean over the batch of (summed sigmoid cross-entropy + beta * summed KL to N(0, I)).
 

@@ -12,9 +12,12 @@ lambda_d_factor = 10 is the study's value for DIP-VAE-I.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import jax
 
 from factorbench.models.objectives._common import dip_penalty_terms, finish, mean_covariance, vae_terms
+from factorbench.models.objectives._domain import WEIGHT
 
 
 def dip_vae_i(
@@ -25,8 +28,8 @@ def dip_vae_i(
     z: jax.Array,
     step: jax.Array,
     *,
-    lambda_od: float = 10.0,
-    lambda_d_factor: float = 10.0,
+    lambda_od: Annotated[float, WEIGHT] = 10.0,
+    lambda_d_factor: Annotated[float, WEIGHT] = 10.0,
 ) -> tuple[jax.Array, dict]:
     """DIP-VAE-I loss on Cov_batch[mean]. Returns (loss, aux).
 

@@ -12,10 +12,13 @@ DIP-VAE-II.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import jax
 import jax.numpy as jnp
 
 from factorbench.models.objectives._common import dip_penalty_terms, finish, mean_covariance, vae_terms
+from factorbench.models.objectives._domain import WEIGHT
 
 
 def dip_vae_ii(
@@ -26,8 +29,8 @@ def dip_vae_ii(
     z: jax.Array,
     step: jax.Array,
     *,
-    lambda_od: float = 10.0,
-    lambda_d_factor: float = 1.0,
+    lambda_od: Annotated[float, WEIGHT] = 10.0,
+    lambda_d_factor: Annotated[float, WEIGHT] = 1.0,
 ) -> tuple[jax.Array, dict]:
     """DIP-VAE-II loss on E[diag(exp(logvar))] + Cov_batch[mean]. Returns (loss, aux) with the DIP-VAE-I terms."""
     del z, step

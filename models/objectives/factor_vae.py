@@ -22,11 +22,14 @@ dependence, and the training engine decides how many updates to run. dlib has no
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
 from factorbench.models.objectives._common import finish, vae_terms
+from factorbench.models.objectives._domain import WEIGHT
 
 # The discriminator's optimizer in dlib's study (shared.gin): Adam with these settings; the VAE keeps Adam(1e-4).
 DISCRIMINATOR_OPTIMIZER = {"learning_rate": 1e-4, "b1": 0.5, "b2": 0.9, "eps": 1e-8}
@@ -102,7 +105,7 @@ def factor_vae(
     step: jax.Array,
     *,
     discriminator_logits: jax.Array,
-    gamma: float = 10.0,
+    gamma: Annotated[float, WEIGHT] = 10.0,
 ) -> tuple[jax.Array, dict]:
     """FactorVAE loss for the encoder and decoder: reconstruction + KL + gamma * TC.
 

@@ -19,11 +19,13 @@ batch 64 unless told otherwise.
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import jax
 import jax.numpy as jnp
 
 from factorbench.models.objectives._common import finish, vae_terms
+from factorbench.models.objectives._domain import WEIGHT
 from factorbench.models.objectives._quantization import (
     QUANTIZED_OPTIMIZER,
     Codebook,
@@ -45,8 +47,8 @@ def qlae(
     *,
     z_continuous: jax.Array,
     z_quantized: jax.Array,
-    quantization_weight: float = 0.01,
-    commitment_weight: float = 0.01,
+    quantization_weight: Annotated[float, WEIGHT] = 0.01,
+    commitment_weight: Annotated[float, WEIGHT] = 0.01,
 ) -> tuple[jax.Array, dict]:
     """QLAE loss: reconstruction + P * (quantization_weight * quantization + commitment_weight * commitment).
 

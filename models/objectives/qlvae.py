@@ -18,10 +18,12 @@ their VAE (they rescale a per-dimension mean KL by D / P against a per-pixel mea
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import jax
 
 from factorbench.models.objectives._common import finish, vae_terms
+from factorbench.models.objectives._domain import WEIGHT
 from factorbench.models.objectives._quantization import (
     QUANTIZED_OPTIMIZER,
     Codebook,
@@ -43,9 +45,9 @@ def qlvae(
     *,
     z_continuous: jax.Array,
     z_quantized: jax.Array,
-    beta: float = 1.0,
-    quantization_weight: float = 0.01,
-    commitment_weight: float = 0.01,
+    beta: Annotated[float, WEIGHT] = 1.0,
+    quantization_weight: Annotated[float, WEIGHT] = 0.01,
+    commitment_weight: Annotated[float, WEIGHT] = 0.01,
 ) -> tuple[jax.Array, dict]:
     """QLVAE loss: reconstruction + beta * KL + P * (w_q * quantization + w_c * commitment).
 

@@ -44,7 +44,9 @@ def test_round_trip_with_provenance(tmp_path):
     scores = {(s["metric"], s["key"]): s for s in store.scores(["r1"])}
     assert scores["mig", "mig"]["value"] == 0.25 and scores["mig", "mig"]["sample_sizes"] == {"mig": 1000}
     assert scores["mig", "mig"]["protocol"] == "fast" and scores["mig", "mig"]["eval_seed"] == 0
-    assert scores["mig", "mig"]["versions"] == {"numpy": "2"} and scores["dci", "disentanglement"]["seconds"] == 1.5
+    # stored without a protocol version (as before versions were recorded): read back labelled version 1
+    assert scores["mig", "mig"]["versions"] == {"numpy": "2", "protocol": "fast/1"}
+    assert scores["dci", "disentanglement"]["seconds"] == 1.5
     assert scores["dci", "completeness"]["value"] is None  # NaN is a gap, never a number
     assert store.details("r1") == {"mig": {"mi_matrix": [[0.1, 0.2], [0.3, 0.4]]},
                                    "dci": {"importance_matrix": [[1.0], [0.0]]}}

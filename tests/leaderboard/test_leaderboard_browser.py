@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
@@ -125,4 +127,18 @@ def test_compare_page_puts_runs_side_by_side(page, site):
     page.goto(compare.as_uri())  # no selection in the address: the best rows' first seeds
     page.wait_for_selector("#compare-result table.compare-table")
     assert page.locator("#compare-result table.compare-table").first.locator("thead th").count() == 4
+    assert page.problems == []
+
+
+@pytest.mark.parametrize("fragment", ["%", "%E0%A4%A", "__proto__", "constructor", "toString", "hasOwnProperty,%,x"])
+def test_compare_page_survives_a_malformed_or_hostile_hash(page, site, fragment):
+    """A hash that is no valid escape, or that names Object's own properties, selects nothing: no exception, no
+    blank page, no "Loading" left behind; a valid slug beside the junk still shows."""
+    compare = site / "datasets" / "sprites" / "compare.html"
+    page.goto(compare.as_uri() + "#" + fragment)
+    page.wait_for_selector("#compare-result p.muted")
+    assert "Pick at least one run" in page.locator("#compare-result").inner_text()
+    page.goto(compare.as_uri() + "#" + fragment + ",sprites-beta_vae-beta4-s0,sprites-beta_vae-beta4-s0")
+    page.wait_for_selector("#compare-result table.compare-table")
+    assert page.locator("#compare-result table.compare-table").first.locator("thead th").count() == 2
     assert page.problems == []

@@ -81,3 +81,30 @@ def test_bad_shapes_and_options():
         dci.dci(np.zeros((10, 2)), F[:10], np.zeros((10, 2)), F[:10], probe="forest")
     with pytest.raises(ValueError, match="train has 2 codes"):
         sap.sap(np.zeros((10, 2)), F[:10], np.zeros((10, 3)), F[:10])
+
+
+def test_a_code_without_information_scores_nothing():
+    """One constant code: it predicts no factor, so SAP and DCI completeness are 0 (were 0.28 and 1.0)."""
+    y = make_factors(300, sizes=(3, 5))
+    z = np.full((300, 1), 0.3)
+    assert sap.sap(z, y, z, y)["sap"] == 0.0
+    scores = dci.dci(z, y, z, y, probe="logistic")
+    assert scores["completeness"] == 0.0 and scores["disentanglement"] == 0.0
+
+
+def test_infomec_with_a_factor_whose_sampled_values_are_all_distinct():
+    rng = np.random.default_rng(0)
+    y = np.stack([np.arange(10), rng.integers(0, 2, 10)], axis=1)
+    out = infomec.infomec(rng.normal(size=(10, 3)), y)
+    assert all(0.0 <= v <= 1.0 for v in out.values())
+
+
+def test_tree_probe_dci_does_not_depend_on_the_codes_scale():
+    """sklearn's trees see a feature spanning less than 1e-7 as constant; DCI standardises codes first."""
+    y = make_factors(200, sizes=(2, 3))
+    z = np.column_stack([y[:, 0] + 0.1 * np.random.default_rng(1).normal(size=200), y[:, 1] * 0.5])
+    at_one = dci.dci(z[:150], y[:150], z[150:], y[150:], probe="gbt", random_state=0)
+    tiny = dci.dci(z[:150] * 1e-8, y[:150], z[150:] * 1e-8, y[150:], probe="gbt", random_state=0)
+    assert at_one["disentanglement"] > 0.5
+    for key, value in at_one.items():
+        assert tiny[key] == pytest.approx(value, abs=1e-9), key

@@ -48,6 +48,7 @@ def test_fast_protocol_contract_details_scores_and_encode_count(fast_result):
         assert result["seconds"][metric] >= 0
     assert result["sample_sizes"]["train"] == 300 and result["sample_sizes"]["test"] == 200
     assert {"numpy", "scikit-learn", "jax", "factorbench"} <= set(result["versions"])
+    assert result["versions"]["protocol"] == "fast/2" and result["versions"]["probe"] == "logistic/2"
     json.dumps(result)  # everything is plain JSON (the results store keeps it)
 
     # details

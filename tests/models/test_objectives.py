@@ -152,6 +152,27 @@ def test_spec_defaults_are_the_signature_defaults(name):
     assert "References:" in doc and "Differs from disentanglement_lib" in doc
 
 
+@pytest.mark.parametrize("name", list(OBJECTIVES))
+def test_every_hyperparameter_declares_its_domain_beside_its_default(name):
+    spec = OBJECTIVES[name]
+    assert set(spec.domains) == set(spec.defaults)
+    for hp, domain in spec.domains.items():
+        assert domain.contains(spec.defaults[hp])
+        for bad in (float("nan"), float("inf"), -1.0, domain.high * 10):
+            with pytest.raises(ValueError, match=f"{hp}=.* is outside its domain"):
+                spec.hparams(**{hp: bad})
+    study = STUDY_VALUES.get(name, [])
+    assert all(spec.domains[spec.sweep_param].contains(v) for v in study)  # the study grid lies inside
+
+
+def test_an_objective_without_a_domain_is_refused_at_registration():
+    def loose(x, logits, mean, logvar, z, step, *, weight: float = 1.0):
+        return x
+
+    with pytest.raises(TypeError, match="declares no domain"):
+        objectives._spec(loose, "vae", None, "")
+
+
 def test_bind_and_get_reject_unknown_names():
     with pytest.raises(ValueError, match="has no hyperparameter 'gama'"):
         OBJECTIVES["factor_vae"].bind(gama=3.0)

@@ -67,7 +67,7 @@ def run_protocol(protocol, zt, yt, ze, ye, skip_gbt):
         jobs.append(("dci", lambda: dci.dci(zt, yt, ze, ye, probe="logistic" if fast else "gbt")))
     jobs += [
         ("modularity_explicitness",
-         lambda: modularity.modularity_explicitness(zt, yt, ze, ye, probe="jax" if fast else "sklearn")),
+         lambda: modularity.modularity_explicitness(zt, yt, ze, ye, probe="logistic" if fast else "sklearn")),
         ("downstream", lambda: downstream.downstream(zt, yt, ze, ye, probe="logistic" if fast else "logreg")),
     ]
     for name, job in jobs:

@@ -273,3 +273,141 @@ def _sparse(path: Path, size: int) -> Path:
 def numpy_encoder(images: np.ndarray) -> np.ndarray:
     """The good encoder as plain Python, for ``python:module:numpy_encoder`` (trusted code) submissions."""
     return reference_codes(images)
+
+
+# ------------------------------------------------------------------------- batch-dependent and hostile encoders
+def _batch_flag_nodes(threshold: int, out: str) -> list:
+    """ONNX nodes computing `out` = 1.0 when the batch holds more than `threshold` images, else 0.0 (shape [])."""
+    return [helper.make_node("Shape", ["images"], ["shape"]),
+            helper.make_node("Gather", ["shape", "zero_i"], ["batch"], axis=0),
+            helper.make_node("Greater", ["batch", "threshold"], ["is_over"]),
+            helper.make_node("Cast", ["is_over"], [out], to=TensorProto.FLOAT)], \
+        [("zero_i", np.array(0, np.int64)), ("threshold", np.array(threshold, np.int64))]
+
+
+def _position_nodes(out: str) -> tuple[list, list]:
+    """ONNX nodes computing `out` [B, 1] = 0.01 * (position in the batch)."""
+    nodes = [helper.make_node("Shape", ["images"], ["shape"]),
+             helper.make_node("Gather", ["shape", "zero_i"], ["batch"], axis=0),
+             helper.make_node("Range", ["zero_i", "batch", "one_i"], ["positions"]),
+             helper.make_node("Cast", ["positions"], ["positions_f"], to=TensorProto.FLOAT),
+             helper.make_node("Unsqueeze", ["positions_f", "ax1"], ["column"]),
+             helper.make_node("Mul", ["column", "step"], [out])]
+    return nodes, [("zero_i", np.array(0, np.int64)), ("one_i", np.array(1, np.int64)),
+                   ("ax1", np.array([1], np.int64)), ("step", np.array(0.01, np.float32))]
+
+
+def hostile_artefacts(folder: Path) -> dict[str, Path]:
+    """Encoders that pass the old validation but break the contract: codes that depend on the image's position or
+    on the batch size, a code width equal to the batch size, and slow ones. Returns {id: path}."""
+    import jax.numpy as jnp
+
+    folder.mkdir(parents=True, exist_ok=True)
+    params = encoder_params()
+    good = lambda x: encoder_fn(params, x)  # noqa: E731
+    f = folder
+    out = {
+        # jax.export: position in the batch, batch size over 16 or over the scorer's 256, a neighbour's image
+        "jax_position": write_jax(f / "position.jaxexport", lambda x: good(x) + 0.01 * jnp.arange(
+            x.shape[0], dtype=jnp.float32)[:, None]),
+        "jax_batch_over_16": write_jax(f / "over16.jaxexport", lambda x: good(x) * jnp.where(
+            jnp.asarray(x.shape[0]) > 16, 0.5, 1.0)),
+        "jax_batch_over_256": write_jax(f / "over256.jaxexport", lambda x: good(x) + jnp.where(
+            jnp.asarray(x.shape[0]) > 256, 0.2, 0.0)),
+        "jax_neighbour": write_jax(f / "neighbour.jaxexport", lambda x: good(x) + 0.2 * jnp.roll(good(x), 1, 0)),
+        "jax_width_is_batch": write_jax(f / "width_b.jaxexport", lambda x: jnp.broadcast_to(
+            good(x)[:, :1], (x.shape[0], x.shape[0]))),
+    }
+    # ONNX: a fixed batch of 16 with an offset per position (passes the old 3-image check at positions 0-2 of 16)
+    offsets = (0.01 * np.arange(16, dtype=np.float32))[:, None] * np.ones((1, CODE_DIM), np.float32)
+    nodes, inits = _linear_nodes("lin")
+    out["onnx_position_fixed16"] = _write(f / "position16.onnx", _model(
+        nodes + [helper.make_node("Add", ["lin", "pos"], ["codes"])], [_value("images", (16, 64, 64, CHANNELS))],
+        [_value("codes", (16, CODE_DIM))], inits + [("pos", offsets)]))
+    pos_nodes, pos_inits = _position_nodes("shift")
+    out["onnx_position"] = _onnx_variant(f / "position.onnx", pos_nodes + [
+        helper.make_node("Add", ["lin", "shift"], ["codes"])], ("b", CODE_DIM), extra_inits=pos_inits)
+    flag_nodes, flag_inits = _batch_flag_nodes(16, "over")
+    out["onnx_batch_over_16"] = _onnx_variant(f / "over16.onnx", flag_nodes + [
+        helper.make_node("Mul", ["over", "bump"], ["shift"]),
+        helper.make_node("Add", ["lin", "shift"], ["codes"])], ("b", CODE_DIM),
+        extra_inits=flag_inits + [("bump", np.array(0.3, np.float32))])
+    out["onnx_width_is_batch"] = _onnx_variant(f / "width_run.onnx", [
+        helper.make_node("Transpose", ["lin"], ["lin_t"], perm=[1, 0]),
+        helper.make_node("MatMul", ["lin", "lin_t"], ["codes"])], ("b", "d"))
+    return out
+
+
+HOSTILE_PYTHON = '''
+"""Trusted-code encoders that misbehave (written by the tests; imported by the encoder's child process)."""
+import os
+import sys
+import time
+
+import numpy as np
+
+_calls = {"n": 0}
+
+
+def _good(x):
+    flat = np.asarray(x, np.float32).reshape(len(x), -1)
+    return np.tanh(flat.reshape(len(x), 4, -1).mean(axis=2) * 1.7 + np.linspace(0.05, 0.35, 4, dtype=np.float32))
+
+
+def exit_in_call(x):
+    os._exit(0)
+
+
+def exit_later(x):
+    _calls["n"] += 1
+    if _calls["n"] > 20:  # after validation: while scoring
+        os._exit(0)
+    return _good(x)
+
+
+def system_exit(x):
+    raise SystemExit(0)
+
+
+def hang(x):
+    time.sleep(600)
+
+
+def slow_when_scoring(x):
+    _calls["n"] += 1
+    if _calls["n"] > 20:
+        time.sleep(600)
+    return _good(x)
+
+
+def drip_when_scoring(x):
+    _calls["n"] += 1
+    if _calls["n"] > 20:
+        time.sleep(0.6)
+    return _good(x)
+
+
+def noisy_failure(x):
+    print("lots of output\\n" * 50)
+    print("and on stderr\\n" * 50, file=sys.stderr)
+    raise RuntimeError("encoder broke\\nwith a second line")
+
+
+def returns_pair(x):
+    return _good(x), _good(x)
+
+
+def segfault(x):
+    import ctypes
+    ctypes.string_at(0)
+'''
+
+
+def hostile_python(folder: Path) -> str:
+    """Write the misbehaving trusted-code modules into `folder` (to be put on sys.path); returns the main module's
+    name. Also writes `fb_exit_at_import` and `fb_sleep_at_import`, whose import itself misbehaves."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "fb_hostile_encoders.py").write_text(HOSTILE_PYTHON)
+    (folder / "fb_exit_at_import.py").write_text("import os\nos._exit(0)\n")
+    (folder / "fb_sleep_at_import.py").write_text("import time\ntime.sleep(600)\n")
+    return "fb_hostile_encoders"
