@@ -343,11 +343,11 @@ class ResultsStore:
                                  "user): make it writable, or pass --store PATH to a writable store")
         with self._reader() as conn:
             problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+            conn.execute("BEGIN IMMEDIATE")  # takes the write lock, changing nothing: the file stays byte-identical
+            conn.execute("ROLLBACK")
         if problem != "ok":
             raise StoreError(describe_sqlite_error(self.path, sqlite3.DatabaseError(
                 f"database disk image is malformed: {problem}")))
-        with self.transaction() as conn:  # takes the write lock and rewrites the mark: a read-only mount fails here
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
