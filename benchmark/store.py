@@ -15,6 +15,9 @@ Tables:
   metric under the same (representation, protocol, eval_seed), so keys a new version no longer emits vanish too.
   Training statistics are scores of metric "training" (keys reconstruction, kl, loss), representation "mean",
   protocol "training" (`TRAINING_PROTOCOL`), eval_seed 0.
+- `tracks`: every contract an evaluation was recorded under (`factorbench.benchmark.tracks`); each score row's
+  `track_id` names its track, NULL for an ad hoc evaluation. `runs.training` holds a run's training budget and
+  `runs.submitter` a submission's declared metadata. Layout and migrations: `factorbench.benchmark.store_schema`.
 - `details`: the evaluation's non-scalar outputs (MI and importance matrices...), one JSON value per
   (run_id, representation, metric, protocol, eval_seed, name).
 
@@ -41,7 +44,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+from factorbench.benchmark import store_schema
+from factorbench.benchmark.store_schema import SCHEMA_VERSION
+
 DEFAULT_PATH = Path("factorbench-results") / "results.db"
 ENV_VAR = "FACTORBENCH_RESULTS"
 TRAINING_METRIC = "training"
@@ -53,68 +58,16 @@ HEADLINE_KEYS = (
     "modularity_explicitness/modularity", "irs/irs", "infomec/infom", "training/reconstruction",
 )
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    dataset TEXT NOT NULL,
-    dataset_version TEXT,
-    model TEXT NOT NULL,
-    hparams TEXT NOT NULL DEFAULT '{}',
-    seed INTEGER,
-    steps INTEGER,
-    status TEXT NOT NULL DEFAULT 'done',
-    kind TEXT NOT NULL DEFAULT 'trained',
-    trusted_code INTEGER NOT NULL DEFAULT 0,
-    shortened INTEGER NOT NULL DEFAULT 0,
-    run_dir TEXT,
-    device TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    train_seconds REAL,
-    versions TEXT NOT NULL DEFAULT '{}',
-    git_revision TEXT,
-    provenance TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS runs_dataset ON runs (dataset, kind);
-CREATE TABLE IF NOT EXISTS scores (
-    run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
-    representation TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value REAL,
-    protocol TEXT NOT NULL,
-    eval_seed INTEGER NOT NULL,
-    sample_sizes TEXT NOT NULL DEFAULT '{}',
-    versions TEXT NOT NULL DEFAULT '{}',
-    seconds REAL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (run_id, representation, metric, key, protocol, eval_seed)
-);
-CREATE INDEX IF NOT EXISTS scores_metric ON scores (metric, key);
-CREATE TABLE IF NOT EXISTS details (
-    run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
-    representation TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    protocol TEXT NOT NULL,
-    eval_seed INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    value TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (run_id, representation, metric, protocol, eval_seed, name)
-);
-"""
-
 _RUN_COLUMNS = (
     "run_id", "name", "dataset", "dataset_version", "model", "hparams", "seed", "steps", "status", "kind",
     "trusted_code", "shortened", "run_dir", "device", "created_at", "updated_at", "train_seconds", "versions",
-    "git_revision", "provenance",
+    "git_revision", "provenance", "training", "submitter",
 )
-_JSON_RUN_COLUMNS = ("hparams", "versions", "provenance")
+_JSON_RUN_COLUMNS = ("hparams", "versions", "provenance", "training", "submitter")
 _BOOL_RUN_COLUMNS = ("trusted_code", "shortened")
 _SCORE_COLUMNS = (
     "run_id", "representation", "metric", "key", "value", "protocol", "eval_seed", "sample_sizes", "versions",
-    "seconds", "created_at",
+    "seconds", "created_at", "track_id",
 )
 
 
@@ -229,9 +182,9 @@ class ResultsStore:
                         raise ValueError(f"results store {self.path} has schema version {found}, newer than this "
                                          f"factorbench understands ({SCHEMA_VERSION}); upgrade factorbench")
                     if found == 0:
-                        for statement in filter(str.strip, _SCHEMA.split(";")):
-                            conn.execute(statement)
-                        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                        store_schema.create(conn)
+                    elif found < SCHEMA_VERSION:
+                        store_schema.migrate(conn, found)
                     conn.execute("COMMIT")
                 finally:
                     conn.close()
@@ -308,6 +261,10 @@ class ResultsStore:
                     raise ValueError(f"record_run: a run needs {field!r} (got {merged.get(field)!r})")
             if merged["kind"] not in KINDS:
                 raise ValueError(f"record_run: kind must be one of {', '.join(KINDS)}, got {merged['kind']!r}")
+            from factorbench.benchmark.tracks import normalise_training, training_of
+
+            # The training budget decides which tracks a trained run can meet: derived when not given.
+            merged["training"] = normalise_training(merged.get("training") or training_of({**merged, "training": {}}))
             merged.setdefault("name", run_id)
             merged["name"] = merged["name"] or run_id
             values = [self._encode_run_field(column, merged.get(column)) for column in _RUN_COLUMNS]
@@ -324,7 +281,8 @@ class ResultsStore:
         `evaluation` is the dict of `factorbench.metrics.evaluate`: "scores" {metric: {key: float}}, "details"
         {metric: {name: nested lists}}, "protocol", "seed", "sample_sizes", "versions", "seconds" {metric: s}.
         Each metric in it replaces that metric's earlier scores and details for the same (representation,
-        protocol, seed).
+        protocol, seed). The scores record the track the evaluation meets (`factorbench.benchmark.tracks.resolve`;
+        none: ad hoc); an evaluation carrying "track" (a track name) must meet that track, or nothing is written.
         """
         for field in ("scores", "protocol", "seed"):
             if field not in evaluation:
@@ -338,8 +296,17 @@ class ResultsStore:
         stamp = now()
         written = 0
         with self.transaction() as conn:
-            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+            row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
                 raise ValueError(f"record_evaluation: no run {run_id!r} in {self.path}; record_run it first")
+            track_id = None
+            if protocol != TRAINING_PROTOCOL:
+                from factorbench.benchmark.tracks import resolve
+
+                track = resolve(self._decode_run(row), evaluation, representation, requested=evaluation.get("track"))
+                if track is not None:
+                    store_schema.record_track(conn, track.as_record(), stamp=stamp)
+                    track_id = track.id
             for metric in sorted(set(evaluation["scores"]) | set(details)):
                 key = (run_id, representation, metric, protocol, eval_seed)
                 where = "run_id = ? AND representation = ? AND metric = ? AND protocol = ? AND eval_seed = ?"
@@ -348,7 +315,8 @@ class ResultsStore:
                 metric_seconds = seconds.get(metric)
                 rows = [
                     (run_id, representation, metric, str(name), _float_or_none(value), protocol, eval_seed,
-                     sample_sizes, versions, None if metric_seconds is None else float(metric_seconds), stamp)
+                     sample_sizes, versions, None if metric_seconds is None else float(metric_seconds), stamp,
+                     track_id)
                     for name, value in (evaluation["scores"].get(metric) or {}).items()
                 ]
                 conn.executemany(f"INSERT INTO scores ({', '.join(_SCORE_COLUMNS)}) VALUES "
@@ -453,9 +421,19 @@ class ResultsStore:
                 out.setdefault(row["metric"], {})[row["name"]] = json.loads(row["value"])
         return out
 
+    def tracks(self) -> dict[str, dict[str, Any]]:
+        """Every track an evaluation was recorded under: {track_id: {track_id, name, version, family, description,
+        contract}}."""
+        with self._reader() as conn:
+            rows = conn.execute("SELECT track_id, name, version, family, description, contract FROM tracks "
+                                "ORDER BY name, version").fetchall()
+        return {row["track_id"]: {**dict(row), "contract": json.loads(row["contract"])} for row in rows}
+
     def table(self, *, dataset: str | None = None) -> list[dict[str, Any]]:
-        """Flat rows for export: every score joined with its run's provenance (JSON fields as JSON text)."""
+        """Flat rows for export: every score joined with its run's provenance and its track's name (None: ad hoc),
+        JSON fields as JSON text."""
         runs = {run["run_id"]: run for run in self.runs(dataset=dataset)}
+        tracks = self.tracks()
         rows = []
         for score in self.scores(dataset=dataset):
             run = runs.get(score["run_id"])
@@ -463,7 +441,9 @@ class ResultsStore:
                 continue
             row = {f"run_{k}" if k in ("versions", "created_at") else k: v for k, v in run.items()}
             row.update({k: v for k, v in score.items() if k != "run_id"})
-            for key in ("hparams", "provenance", "run_versions", "versions", "sample_sizes"):
+            track = tracks.get(score["track_id"]) if score["track_id"] else None
+            row["track"] = track["name"] if track else None
+            for key in ("hparams", "provenance", "run_versions", "versions", "sample_sizes", "training", "submitter"):
                 row[key] = _dumps(row[key])
             rows.append(row)
         return rows

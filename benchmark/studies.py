@@ -107,6 +107,8 @@ class Study:
     steps: int
     batch_size: int = 64
     architecture: str = "conv"
+    learning_rate: float = 1e-4
+    num_latents: int = 10
     protocol: str = "dlib"
     metrics: tuple[str, ...] | None = None  # None: every metric
     representations: tuple[str, ...] = ("mean", "sampled")
