@@ -10,9 +10,11 @@ Tables:
 - `runs`: one row per run (trained model, baseline or submission): dataset and its version, model (the
   objective name), hyperparameters, seed, steps, status, kind, timings, package versions, git revision and a
   free-form provenance dict (study, model number, command, date...). `record_run` upserts by `run_id`.
-- `scores`: one row per number, natural key (run_id, representation, metric, key, protocol, eval_seed), with the
-  evaluation's sample sizes and package versions. Re-evaluating a run replaces the rows of each re-evaluated
-  metric under the same (representation, protocol, eval_seed), so keys a new version no longer emits vanish too.
+- `scores`: one row per number, natural key (run_id, representation, metric, key, protocol, eval_seed, evaluation),
+  with the evaluation's sample sizes and package versions; `evaluation` is the track id or an ad hoc contract's
+  key (`factorbench.benchmark.tracks.evaluation_key`). Re-evaluating a run replaces the rows of each re-evaluated
+  metric under the same (representation, protocol, eval_seed, evaluation), so keys a new version no longer emits
+  vanish too, while an evaluation under another contract is kept beside it.
   Training statistics are scores of metric "training" (keys reconstruction, kl, loss), representation "mean",
   protocol "training" (`TRAINING_PROTOCOL`), eval_seed 0.
 - `tracks`: every contract an evaluation was recorded under (`factorbench.benchmark.tracks`); each score row's
@@ -67,7 +69,7 @@ _JSON_RUN_COLUMNS = ("hparams", "versions", "provenance", "training", "submitter
 _BOOL_RUN_COLUMNS = ("trusted_code", "shortened")
 _SCORE_COLUMNS = (
     "run_id", "representation", "metric", "key", "value", "protocol", "eval_seed", "sample_sizes", "versions",
-    "seconds", "created_at", "track_id",
+    "seconds", "created_at", "track_id", "evaluation",
 )
 
 
@@ -299,32 +301,34 @@ class ResultsStore:
             row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
             if row is None:
                 raise ValueError(f"record_evaluation: no run {run_id!r} in {self.path}; record_run it first")
-            track_id = None
+            track_id, contract = None, ""
             if protocol != TRAINING_PROTOCOL:
-                from factorbench.benchmark.tracks import resolve
+                from factorbench.benchmark.tracks import evaluation_key, resolve
 
                 track = resolve(self._decode_run(row), evaluation, representation, requested=evaluation.get("track"))
                 if track is not None:
                     store_schema.record_track(conn, track.as_record(), stamp=stamp)
                     track_id = track.id
+                contract = evaluation_key(track, evaluation)
             for metric in sorted(set(evaluation["scores"]) | set(details)):
-                key = (run_id, representation, metric, protocol, eval_seed)
-                where = "run_id = ? AND representation = ? AND metric = ? AND protocol = ? AND eval_seed = ?"
+                key = (run_id, representation, metric, protocol, eval_seed, contract)
+                where = ("run_id = ? AND representation = ? AND metric = ? AND protocol = ? AND eval_seed = ? AND "
+                         "evaluation = ?")
                 conn.execute(f"DELETE FROM scores WHERE {where}", key)
                 conn.execute(f"DELETE FROM details WHERE {where}", key)
                 metric_seconds = seconds.get(metric)
                 rows = [
                     (run_id, representation, metric, str(name), _float_or_none(value), protocol, eval_seed,
                      sample_sizes, versions, None if metric_seconds is None else float(metric_seconds), stamp,
-                     track_id)
+                     track_id, contract)
                     for name, value in (evaluation["scores"].get(metric) or {}).items()
                 ]
                 conn.executemany(f"INSERT INTO scores ({', '.join(_SCORE_COLUMNS)}) VALUES "
                                  f"({', '.join('?' * len(_SCORE_COLUMNS))})", rows)
                 written += len(rows)
                 conn.executemany(
-                    "INSERT INTO details (run_id, representation, metric, protocol, eval_seed, name, value, "
-                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO details (run_id, representation, metric, protocol, eval_seed, evaluation, name, "
+                    "value, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(*key, str(name), _dumps(value), stamp) for name, value in (details.get(metric) or {}).items()],
                 )
         return written

@@ -7,10 +7,12 @@ inside the opener's write transaction, so a store is either fully migrated or un
 Versions:
 1. runs, scores, details.
 2. Tracks: `tracks` holds every contract an evaluation was recorded under (id, name, version, JSON contract);
-   `scores.track_id` says which one (NULL: an ad hoc evaluation); `runs.training` is the run's training budget
-   and `runs.submitter` a submission's declared metadata. The migration derives the training budget from each
-   run's provenance and the track of each stored evaluation where its recorded protocol, protocol version, sizes,
-   seed, dataset version and budget meet a built-in track; the rest stays ad hoc.
+   `scores.track_id` says which one (NULL: an ad hoc evaluation); `scores.evaluation` and `details.evaluation`
+   (the track id, or "adhoc-<hash of protocol version and sizes>") join the natural keys, so a run keeps one
+   evaluation per contract; `runs.training` is the run's training budget and `runs.submitter` a submission's
+   declared metadata. The migration rebuilds scores and details with the wider keys, derives the training budget
+   from each run's provenance and the track of each stored evaluation where its recorded protocol, protocol
+   version, sizes, seed, dataset version and budget meet a built-in track; the rest stays ad hoc.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ CREATE TABLE IF NOT EXISTS scores (
     seconds REAL,
     created_at TEXT NOT NULL,
     track_id TEXT REFERENCES tracks (track_id),
-    PRIMARY KEY (run_id, representation, metric, key, protocol, eval_seed)
+    evaluation TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (run_id, representation, metric, key, protocol, eval_seed, evaluation)
 );
 CREATE INDEX IF NOT EXISTS scores_metric ON scores (metric, key);
 CREATE TABLE IF NOT EXISTS details (
@@ -73,7 +76,8 @@ CREATE TABLE IF NOT EXISTS details (
     name TEXT NOT NULL,
     value TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    PRIMARY KEY (run_id, representation, metric, protocol, eval_seed, name)
+    evaluation TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (run_id, representation, metric, protocol, eval_seed, evaluation, name)
 );
 CREATE TABLE IF NOT EXISTS tracks (
     track_id TEXT PRIMARY KEY,
@@ -109,15 +113,31 @@ def migrate(conn: sqlite3.Connection, found: int) -> list[int]:
     return stepped
 
 
+def _table_ddl(name: str) -> str:
+    return next(s for s in statements(DDL) if s.startswith(f"CREATE TABLE IF NOT EXISTS {name} "))
+
+
+def _rebuild(conn: sqlite3.Connection, name: str, old_columns: str) -> None:
+    """Re-create `name` with the current DDL (SQLite cannot widen a primary key in place), keeping its rows."""
+    conn.execute(f"ALTER TABLE {name} RENAME TO {name}_old")
+    conn.execute(_table_ddl(name))
+    conn.execute(f"INSERT INTO {name} ({old_columns}) SELECT {old_columns} FROM {name}_old")
+    conn.execute(f"DROP TABLE {name}_old")
+
+
 def _to_2(conn: sqlite3.Connection) -> None:
     from factorbench.benchmark.store import now
-    from factorbench.benchmark.tracks import resolve, training_of
+    from factorbench.benchmark.tracks import evaluation_key, resolve, training_of
 
     conn.execute("ALTER TABLE runs ADD COLUMN training TEXT NOT NULL DEFAULT '{}'")
     conn.execute("ALTER TABLE runs ADD COLUMN submitter TEXT NOT NULL DEFAULT '{}'")
-    conn.execute("ALTER TABLE scores ADD COLUMN track_id TEXT REFERENCES tracks (track_id)")
-    for statement in statements(DDL):
-        if statement.startswith("CREATE TABLE IF NOT EXISTS tracks"):
+    conn.execute(_table_ddl("tracks"))
+    conn.execute("DROP INDEX IF EXISTS scores_metric")
+    _rebuild(conn, "scores", "run_id, representation, metric, key, value, protocol, eval_seed, sample_sizes, "
+                             "versions, seconds, created_at")
+    _rebuild(conn, "details", "run_id, representation, metric, protocol, eval_seed, name, value, created_at")
+    for statement in statements(DDL):  # the indexes
+        if statement.startswith("CREATE INDEX"):
             conn.execute(statement)
     runs = {}
     for row in conn.execute("SELECT run_id, dataset, dataset_version, kind, steps, provenance FROM runs").fetchall():
@@ -127,20 +147,24 @@ def _to_2(conn: sqlite3.Connection) -> None:
         runs[row[0]] = run
         conn.execute("UPDATE runs SET training = ? WHERE run_id = ?", (json.dumps(run["training"], sort_keys=True),
                                                                      row[0]))
-    # One evaluation = the scores of one (run, representation, protocol, eval seed, sizes, versions).
+    # Schema 1 kept one evaluation per (run, representation, protocol, eval seed): its sizes and versions.
     groups = conn.execute(
         "SELECT DISTINCT run_id, representation, protocol, eval_seed, sample_sizes, versions FROM scores "
         "WHERE protocol != 'training'").fetchall()
+    stamp = now()
     for run_id, representation, protocol, eval_seed, sizes, versions in groups:
         evaluation = {"protocol": protocol, "seed": eval_seed, "sample_sizes": json.loads(sizes or "{}"),
                       "versions": json.loads(versions or "{}")}
         track = resolve(runs[run_id], evaluation, representation)
-        if track is None:
-            continue
-        record_track(conn, track.as_record(), stamp=now())
-        conn.execute("UPDATE scores SET track_id = ? WHERE run_id = ? AND representation = ? AND protocol = ? AND "
-                     "eval_seed = ? AND sample_sizes = ? AND versions = ?",
-                     (track.id, run_id, representation, protocol, eval_seed, sizes, versions))
+        if track is not None:
+            record_track(conn, track.as_record(), stamp=stamp)
+        where = "run_id = ? AND representation = ? AND protocol = ? AND eval_seed = ?"
+        key = evaluation_key(track, evaluation)
+        conn.execute(f"UPDATE scores SET track_id = ?, evaluation = ? WHERE {where} AND sample_sizes = ? AND "
+                     "versions = ?", (track.id if track else None, key, run_id, representation, protocol, eval_seed,
+                                      sizes, versions))
+        conn.execute(f"UPDATE details SET evaluation = ? WHERE {where}", (key, run_id, representation, protocol,
+                                                                           eval_seed))
 
 
 def record_track(conn: sqlite3.Connection, record: dict, *, stamp: str) -> None:

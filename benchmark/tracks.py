@@ -126,6 +126,17 @@ def evaluation_protocol(evaluation: Mapping[str, Any]) -> tuple[str, int]:
     return protocol, 1
 
 
+def evaluation_key(track: Track | None, evaluation: Mapping[str, Any]) -> str:
+    """What tells one evaluation of a run from another besides representation, protocol and seed: the track's id,
+    or for an ad hoc evaluation "adhoc-" and a hash of its protocol version and sample sizes. The store keeps one
+    evaluation per key, so scoring a run for a track never replaces its ad hoc scores, nor the other way round."""
+    if track is not None:
+        return track.id
+    protocol, version = evaluation_protocol(evaluation)
+    contract = {"protocol": f"{protocol}/{version}", "sample_sizes": dict(evaluation.get("sample_sizes") or {})}
+    return "adhoc-" + hashlib.sha256(json.dumps(contract, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def training_of(run: Mapping[str, Any]) -> dict[str, Any]:
     """A run's training budget: its `training` dict, else what its provenance says (config.json of a trained run,
     the manifest fields of a baseline), with the run's steps. Fields nobody recorded are left out."""

@@ -32,10 +32,19 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from factorbench.leaderboard import plots
+from factorbench.leaderboard import plots, public, views
 from factorbench.leaderboard.columns import HEADLINE, RANKED, TRAINING_METRIC, Column
 from factorbench.leaderboard.matrices import matrix_view
-from factorbench.leaderboard.table import REPRESENTATION, Row, Table, build_tables, hparam_text, slugify
+from factorbench.leaderboard.table import (
+    REPRESENTATION,
+    Row,
+    Table,
+    build_tables,
+    evaluation_key,
+    evaluation_label,
+    hparam_text,
+    slugify,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 MARKER = ".factorbench-site"  # a folder holding this file was written by build_site and may be rebuilt
@@ -53,6 +62,7 @@ class ReadStore(Protocol):
     def runs(self, dataset: str | None = None, kind: str | None = None) -> list[dict]: ...
     def scores(self, run_ids: Iterable[str] | None = None, dataset: str | None = None) -> list[dict]: ...
     def details(self, run_id: str, representation: str = "mean") -> dict: ...
+    def tracks(self) -> dict[str, dict]: ...
 
 
 @dataclass
@@ -96,7 +106,8 @@ def build_site(
                          "build the leaderboard")
     _prepare_out(out)
     scores = store.scores()
-    tables = build_tables(runs, scores, n_boot=n_boot, level=level, seed=seed)
+    tracks = store.tracks()
+    tables = build_tables(runs, scores, tracks, n_boot=n_boot, level=level, seed=seed)
     env = _environment()
     context = _common_context(runs, scores, store, store_label, n_boot=n_boot, level=level)
     slugs = _run_slugs(runs)
@@ -110,7 +121,13 @@ def build_site(
     context.update(datasets=datasets, dataset_slugs=dataset_slugs, run_slugs=slugs)
 
     shutil.copytree(PACKAGE_DIR / "assets", out / "assets", dirs_exist_ok=True)
-    pages = _run_pages(store, runs, scores, slugs, row_of, out, progress=progress)
+    labels = {t.key: t.label for t in tables}
+    pages = _run_pages(store, runs, scores, slugs, row_of, out, labels, tracks, progress=progress)
+    for table in tables:
+        if table.ranked:
+            _write(out / "tracks" / table.slug / "index.html", env.get_template("track.html").render(
+                context, root="../../", page="track", t=table, dataset_slug=dataset_slugs[table.dataset],
+                strips=views.strips(table), contract=public.fields(table.track["contract"])))
     for dataset in datasets:
         dataset_tables = [t for t in tables if t.dataset == dataset]
         dataset_runs = [r for r in runs if r["dataset"] == dataset]
@@ -127,13 +144,13 @@ def build_site(
     for run in runs:
         page = pages[run["run_id"]]
         _write(out / "runs" / f"{page.slug}.html", env.get_template("run.html").render(
-            context, root="../", page="run", p=page, run=run, dataset_slug=dataset_slugs[run["dataset"]],
-            columns=HEADLINE))
-    downloads = _downloads(out / "downloads", runs, scores, tables, context)
+            context, root="../", page="run", p=page, run=page.run, dataset_slug=dataset_slugs[run["dataset"]],
+            columns=HEADLINE, provenance=_provenance_fields(page.run)))
+    downloads = _downloads(out / "downloads", [public.scrub(r) for r in runs], scores, tables, tracks, context)
     _write(out / "downloads.html", env.get_template("downloads.html").render(
         context, root="", page="downloads", files=downloads))
     _write(out / "index.html", env.get_template("index.html").render(
-        context, root="", page="home", tables=tables, runs=runs))
+        context, root="", page="home", tables=tables, runs=runs, overview=views.cross_dataset(tables)))
     (out / MARKER).write_text(context["built_at"] + "\n")
     return out / "index.html"
 
@@ -259,7 +276,7 @@ def _common_context(runs, scores, store, store_label, *, n_boot, level) -> dict:
     return {
         "built_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "factorbench_version": factorbench_version,
-        "store_label": store_label or (Path(path).name if path else "results store"),
+        "store_label": public.scrub(store_label) if store_label else (Path(path).name if path else "results store"),
         "protocols": protocols,
         "date_range": (dates[0], dates[-1]) if dates else None,
         "revisions": [rev for rev, _ in revisions.most_common(3)],
@@ -278,7 +295,14 @@ def _common_context(runs, scores, store, store_label, *, n_boot, level) -> dict:
 # ---------------------------------------------------------------------------------------------------- run pages
 
 
-def _run_pages(store, runs, scores, slugs, row_of, out, *, progress) -> dict[str, RunPage]:
+def _provenance_fields(run: dict) -> list[tuple[str, str]]:
+    """The run's provenance, training budget and submitter metadata as named fields (paths already scrubbed)."""
+    rows = [(f"training.{k}", v) for k, v in public.fields(run.get("training"))]
+    rows += [(f"submitter.{k}", v) for k, v in public.fields(run.get("submitter"))]
+    return rows + public.fields(run.get("provenance"))
+
+
+def _run_pages(store, runs, scores, slugs, row_of, out, labels, tracks, *, progress) -> dict[str, RunPage]:
     from tqdm.auto import tqdm
 
     by_run: dict[str, list[dict]] = defaultdict(list)
@@ -290,8 +314,8 @@ def _run_pages(store, runs, scores, slugs, row_of, out, *, progress) -> dict[str
         run_scores = sorted(by_run.get(run_id, []), key=lambda s: (
             s["representation"] != REPRESENTATION, s["representation"], s["protocol"], s["metric"], s["key"],
             s["eval_seed"]))
-        page = RunPage(run=run, slug=slug, scores=run_scores, headline=_headline(run_scores),
-                       row_slug=row_of.get(run_id))
+        page = RunPage(run=public.scrub(run), slug=slug, scores=run_scores,
+                       headline=_headline(run_scores, labels, tracks), row_slug=row_of.get(run_id))
         folder = out / "runs" / slug
         if run.get("run_dir"):
             for name in RUN_IMAGES:
@@ -308,7 +332,8 @@ def _run_pages(store, runs, scores, slugs, row_of, out, *, progress) -> dict[str
     return pages
 
 
-def _headline(run_scores: list[dict]) -> dict[str, dict[str, float]]:
+def _headline(run_scores: list[dict], labels: dict[str, str], tracks: dict) -> dict[str, dict[str, float]]:
+    """Per evaluation contract (the table's label: a track, or an ad hoc contract), the headline values."""
     collected: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     training: dict[str, list[float]] = defaultdict(list)
     wanted = {(c.metric, c.key): c.id for c in HEADLINE}
@@ -319,7 +344,9 @@ def _headline(run_scores: list[dict]) -> dict[str, dict[str, float]]:
         if s["metric"] == TRAINING_METRIC:
             training[column].append(float(s["value"]))
         else:
-            collected[s["protocol"]][column].append(float(s["value"]))
+            key, contract = evaluation_key(s)
+            label = labels.get(key) or evaluation_label(tracks.get(key), contract or None)
+            collected[label][column].append(float(s["value"]))
     if not collected and training:
         collected[""] = defaultdict(list)
     out = {}
@@ -407,8 +434,8 @@ def _agreement(tables: list[Table], runs: list[dict], scores: list[dict], folder
     from scipy.stats import rankdata
 
     sections = []
-    for table in tables:
-        tag = slugify(table.protocol or "training")
+    for table in (t for t in tables if t.ranked):
+        tag = table.slug
         columns = table.columns
         per_run = {run["run_id"]: {} for row in table.rows for run in row.runs}
         wanted = {(c.metric, c.key): c for c in columns}
@@ -418,12 +445,12 @@ def _agreement(tables: list[Table], runs: list[dict], scores: list[dict], folder
                 continue
             if s["representation"] != REPRESENTATION and s["metric"] != TRAINING_METRIC:
                 continue
-            if s["metric"] != TRAINING_METRIC and s["protocol"] != table.protocol:
+            if s["metric"] != TRAINING_METRIC and evaluation_key(s)[0] != table.key:
                 continue
             per_run[s["run_id"]].setdefault(column.id, []).append(float(s["value"]))
         matrix = np.array([[np.mean(v[c.id]) if c.id in v else np.nan for c in columns] for v in per_run.values()])
-        section: dict[str, Any] = {"protocol": table.protocol, "n_runs": len(per_run), "correlation": None,
-                                   "violins": [], "single": []}
+        section: dict[str, Any] = {"protocol": table.protocol, "label": table.label, "n_runs": len(per_run),
+                                   "correlation": None, "violins": [], "single": []}
         if len(columns) >= 2 and len(per_run) >= 3:
             k = len(columns)
             corr = np.full((k, k), np.nan)
@@ -477,7 +504,7 @@ def _compare_data(dataset: str, tables: list[Table], pages: list[RunPage]) -> st
     rows = []
     for table in tables:
         for row in table.rows:
-            rows.append({"protocol": table.protocol, "slug": row.slug, "label": row.label, "hp": row.hparam_text,
+            rows.append({"protocol": table.label, "slug": row.slug, "label": row.label, "hp": row.hparam_text,
                          "rank": _json_number(row.rank), "runs": [_slug_of(pages, r["run_id"]) for r in row.runs]})
     runs = []
     for page in pages:
@@ -496,7 +523,7 @@ def _compare_data(dataset: str, tables: list[Table], pages: list[RunPage]) -> st
     default = [r["runs"][0] for r in rows[:3] if r["runs"]]
     data = {"dataset": dataset, "columns": [{"id": c.id, "label": c.label, "title": c.title,
                                              "higher_is_better": c.higher_is_better} for c in HEADLINE],
-            "protocols": [t.protocol for t in tables], "rows": rows, "runs": runs, "default": default}
+            "protocols": [t.label for t in tables], "rows": rows, "runs": runs, "default": default}
     text = json.dumps(data, sort_keys=True, separators=(",", ":")).replace("</", "<\\/")
     return f"window.FACTORBENCH_COMPARE = {text};\n"
 
@@ -519,12 +546,12 @@ def _json_number(value: Any) -> float | None:
 
 RUN_FIELDS = ("run_id", "name", "dataset", "dataset_version", "model", "hparams", "seed", "steps", "status", "kind",
               "trusted_code", "shortened", "run_dir", "device", "created_at", "train_seconds", "git_revision",
-              "versions", "provenance")
+              "training", "submitter", "versions", "provenance")
 SCORE_FIELDS = ("run_id", "representation", "metric", "key", "value", "protocol", "eval_seed", "sample_sizes",
-                "versions", "created_at")
+                "versions", "created_at", "track_id")
 
 
-def _downloads(folder: Path, runs, scores, tables: list[Table], context: dict) -> list[dict]:
+def _downloads(folder: Path, runs, scores, tables: list[Table], tracks: dict, context: dict) -> list[dict]:
     folder.mkdir(parents=True, exist_ok=True)
     board = [_table_json(t) for t in tables]
     meta = {k: context[k] for k in ("built_at", "factorbench_version", "store_label", "protocols", "n_boot", "level",
@@ -532,7 +559,7 @@ def _downloads(folder: Path, runs, scores, tables: list[Table], context: dict) -
     meta["aggregate_rank"] = ("mean over the ranked columns of the per-metric ranks (1 = best, ties averaged) of "
                               "seed-averaged scores; none when a ranked score is missing")
     meta["ranked_columns"] = [c.id for c in RANKED]
-    results = {"meta": meta, "runs": [{k: run.get(k) for k in RUN_FIELDS} for run in runs],
+    results = {"meta": meta, "tracks": tracks, "runs": [{k: run.get(k) for k in RUN_FIELDS} for run in runs],
                "scores": [{k: s.get(k) for k in SCORE_FIELDS} for s in scores], "leaderboards": board}
     _write(folder / "results.json", json.dumps(results, indent=1, sort_keys=True, default=str, allow_nan=False))
     _csv(folder / "runs.csv", RUN_FIELDS, ({k: run.get(k) for k in RUN_FIELDS} for run in runs))
@@ -541,8 +568,8 @@ def _downloads(folder: Path, runs, scores, tables: list[Table], context: dict) -
     _csv(folder / "scores.csv", SCORE_FIELDS + extra, (
         {**{k: s.get(k) for k in SCORE_FIELDS}, **{k: run_by_id.get(s["run_id"], {}).get(k) for k in extra}}
         for s in scores))
-    fields = ["dataset", "protocol", "method", "kind", "hparams", "seeds", "shortened_seeds", "trusted_code",
-              "aggregate_rank", "rank_low", "rank_high"]
+    fields = ["dataset", "track", "track_id", "protocol", "method", "kind", "hparams", "training", "seeds",
+              "shortened_seeds", "trusted_code", "aggregate_rank", "rank_low", "rank_high"]
     for column in HEADLINE:
         fields += [f"{column.id}.{stat}" for stat in ("mean", "std", "median", "n", "rank")]
     _csv(folder / "leaderboard.csv", fields, (_board_csv_row(t, row) for t in tables for row in t.rows))
@@ -557,8 +584,11 @@ def _downloads(folder: Path, runs, scores, tables: list[Table], context: dict) -
 
 
 def _table_json(table: Table) -> dict:
-    return {"dataset": table.dataset, "protocol": table.protocol, "columns": [c.id for c in table.columns],
+    return {"dataset": table.dataset, "track": table.name, "track_id": table.track["track_id"] if table.track
+            else None, "label": table.label, "ranked": table.ranked, "contract": table.contract or None,
+            "protocol": table.protocol, "columns": [c.id for c in table.columns],
             "rows": [{"method": r.label, "model": r.model, "kind": r.kind, "hparams": r.hparams,
+                      "training": r.training, "submitter": r.submitter,
                       "runs": [x["run_id"] for x in r.runs], "seeds": r.seeds, "shortened_seeds": r.shortened,
                       "trusted_code": r.trusted_code, "aggregate_rank": _json_number(r.rank),
                       "rank_interval": [_json_number(r.rank_low), _json_number(r.rank_high)],
@@ -569,8 +599,10 @@ def _table_json(table: Table) -> dict:
 
 
 def _board_csv_row(table: Table, row: Row) -> dict:
-    line = {"dataset": table.dataset, "protocol": table.protocol, "method": row.label, "kind": row.kind,
-            "hparams": json.dumps(row.hparams, sort_keys=True), "seeds": " ".join(map(str, row.seeds)),
+    line = {"dataset": table.dataset, "track": table.name, "track_id": table.track["track_id"] if table.track
+            else "", "protocol": table.protocol, "method": row.label, "kind": row.kind,
+            "hparams": json.dumps(row.hparams, sort_keys=True), "training": json.dumps(row.training, sort_keys=True),
+            "seeds": " ".join(map(str, row.seeds)),
             "shortened_seeds": row.shortened, "trusted_code": row.trusted_code,
             "aggregate_rank": _json_number(row.rank), "rank_low": _json_number(row.rank_low),
             "rank_high": _json_number(row.rank_high)}
