@@ -207,23 +207,46 @@ def builtin() -> dict[str, Track]:
     return {track.name: track for track in _study_tracks()}
 
 
+_REGISTERED: dict[str, Track] = {}
+
+
+def register(track: Track) -> Track:
+    """Add a track (a custom contract, e.g. small sizes for a test) under its name, for this process; a name can be
+    registered once. Stores keep the contract of every track they record, so a site built elsewhere still shows
+    it."""
+    if track.name in builtin() or track.name in _REGISTERED:
+        raise ValueError(f"track {track.name!r} is already registered")
+    _REGISTERED[track.name] = track
+    return track
+
+
+def every() -> dict[str, Track]:
+    """Built-in and registered tracks by name."""
+    return {**builtin(), **_REGISTERED}
+
+
 def names() -> list[str]:
-    return list(builtin())
+    return list(every())
 
 
 def get(name: str) -> Track:
-    """A built-in track by name; an unknown name raises ValueError with a suggestion."""
-    tracks = builtin()
+    """A track by name; an unknown name raises ValueError with a suggestion."""
+    tracks = every()
     if name not in tracks:
         close = difflib.get_close_matches(name, tracks, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown track {name!r}.{hint} Tracks: {', '.join(tracks)} (`factorbench results tracks`)")
+        raise ValueError(f"unknown track {name!r}.{hint} `factorbench results tracks` lists the {len(tracks)} "
+                         "tracks")
     return tracks[name]
 
 
 def default_for(dataset: str) -> Track:
     """The track `submit` uses when none is named: the dataset's fast track."""
-    return get(f"{dataset}-fast")
+    name = f"{dataset}-fast"
+    if name not in every():
+        raise ValueError(f"dataset {dataset!r} has no default track ({name}); name one with --track "
+                         "(`factorbench results tracks` lists them)")
+    return get(name)
 
 
 def resolve(run: Mapping[str, Any], evaluation: Mapping[str, Any], representation: str = "mean", *,
@@ -239,7 +262,7 @@ def resolve(run: Mapping[str, Any], evaluation: Mapping[str, Any], representatio
         if why is not None:
             raise ValueError(f"the evaluation does not meet track {requested}: {why}")
         return track
-    for track in builtin().values():
+    for track in every().values():
         if track.mismatch(run, evaluation, representation) is None:
             return track
     return None
