@@ -36,6 +36,7 @@ from factorbench.leaderboard import plots, public, views
 from factorbench.leaderboard.columns import HEADLINE, RANKED, TRAINING_METRIC, Column
 from factorbench.leaderboard.matrices import matrix_view
 from factorbench.leaderboard.table import (
+    COLLAPSE_KEY,
     REPRESENTATION,
     Row,
     Table,
@@ -77,6 +78,7 @@ class RunPage:
     images: dict[str, str] = field(default_factory=dict)  # name -> path relative to the site root
     heatmaps: list[dict] = field(default_factory=list)  # representation, kind, title, note, view (matrix_view)
     gaps: dict[str, list[dict]] = field(default_factory=dict)  # representation -> [{factor, gap, normalized}]
+    collapsed: bool = False  # some evaluation found no active code dimension
 
 
 def build_site(
@@ -315,7 +317,9 @@ def _run_pages(store, runs, scores, slugs, row_of, out, labels, tracks, *, progr
             s["representation"] != REPRESENTATION, s["representation"], s["protocol"], s["metric"], s["key"],
             s["eval_seed"]))
         page = RunPage(run=public.scrub(run), slug=slug, scores=run_scores,
-                       headline=_headline(run_scores, labels, tracks), row_slug=row_of.get(run_id))
+                       headline=_headline(run_scores, labels, tracks), row_slug=row_of.get(run_id),
+                       collapsed=any((s["metric"], s["key"]) == COLLAPSE_KEY and s["value"] == 0.0
+                                     and s["representation"] == REPRESENTATION for s in run_scores))
         folder = out / "runs" / slug
         if run.get("run_dir"):
             for name in RUN_IMAGES:

@@ -55,6 +55,7 @@ class Row:
     hparams: dict
     runs: list[dict]
     training: dict = field(default_factory=dict)
+    collapsed: int = 0  # runs with no active code dimension in this table's evaluation (they encode nothing)
     cells: dict[str, Cell] = field(default_factory=dict)
     rank: float = math.nan
     rank_low: float = math.nan
@@ -142,6 +143,8 @@ def hparam_text(hparams: dict) -> str:
 
 
 AD_HOC = "ad hoc"
+#: (metric, key) counting the code dimensions whose spread passes FactorVAE's pruning threshold: 0 means collapsed.
+COLLAPSE_KEY = ("factor_vae", "num_active_dims")
 
 
 def training_text(training: dict) -> str:
@@ -263,7 +266,8 @@ def _table(dataset, key, track, contract, runs, values, *, n_boot, level, seed) 
         kind, model, submission, hparams, training = group[0], group[1], group[2], json.loads(group[3]), \
             json.loads(group[4])
         row = Row(slug="", dataset=dataset, protocol=protocol or None, kind=kind, model=model,
-                  label=submission or model, hparams=hparams, runs=members, training=training)
+                  label=submission or model, hparams=hparams, runs=members, training=training,
+                  collapsed=sum(values.get((r["run_id"], key) + COLLAPSE_KEY) == 0.0 for r in members))
         for column in columns:
             pairs = [(r.get("seed"), value(r, column)) for r in members]
             finite = [v for _, v in pairs if math.isfinite(v)]

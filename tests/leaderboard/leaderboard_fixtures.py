@@ -6,7 +6,7 @@ their recorded protocol version, sample sizes and the runs' training budgets, an
 - sprites-fast (the study's sizes and budget): five trained configurations, a trusted-code submission with declared
   metadata, a shortened baseline that declares its 600 steps; one row lacks IRS (so has no aggregate rank);
 - the same sizes but another batch size (16) or another step count (3,000): ad hoc, each in its own row;
-- the quickstart track (its reduced sizes and training length): two live seeds and a baseline;
+- the quickstart track (its reduced sizes and training length): two live seeds (one collapsed) and a baseline;
 - other sample sizes (train=512) and a second evaluation seed: ad hoc, apart from every track;
 - sprites-dlib for two runs, a sampled representation for one, a run still training, xysquares-fast.
 Some runs have decoder pictures in their run folder.
@@ -47,7 +47,7 @@ STUDY_TRAINING = {"steps": 300000, "batch_size": 64, "learning_rate": 1e-4, "arc
 
 def synthetic_evaluation(quality: float, rng: np.random.Generator, *, protocol: str = "fast", seed: int = 0,
                          n_factors: int, n_codes: int = 10, factor_names: list[str] | None = None, skip: tuple = (),
-                         track: str | None = None, sizes: dict | None = None) -> dict:
+                         track: str | None = None, sizes: dict | None = None, collapsed: bool = False) -> dict:
     """A metrics-driver-shaped dict whose scores and matrices get better with `quality` (in [0, 1]).
 
     track: record the protocol, protocol version and sample sizes of that built-in track (what an evaluation made
@@ -57,6 +57,9 @@ def synthetic_evaluation(quality: float, rng: np.random.Generator, *, protocol: 
     scores = {metric: {key: noisy(quality * (0.9 if i % 2 else 1.0) + 0.05 * i / len(HEADLINE))}
               for i, (metric, key) in enumerate(HEADLINE.items()) if metric not in skip}
     scores["beta_vae"]["train_accuracy"] = noisy(quality + 0.05)
+    scores["factor_vae"]["num_active_dims"] = 0.0 if collapsed else float(n_codes)
+    if collapsed:  # nothing passes FactorVAE's pruning: it scores 0, as the driver reports it
+        scores["factor_vae"]["eval_accuracy"] = 0.0
     scores["dci"]["completeness"] = noisy(quality)
     scores["dci"]["informativeness_test"] = noisy(0.8)
     # MI: each factor carries most of its information in one latent, the more so the better the run.
@@ -139,7 +142,8 @@ def make_store(root) -> tuple[ResultsStore, list[str]]:
         run_ids.append(_record(store, f"live-s{seed}", model="beta_vae", hparams={"beta": 4.0}, seed=seed,
                                training=tracks.QUICKSTART_TRAINING, name=f"sprites-beta_vae-beta4-seed{seed} (live)"))
         store.record_evaluation(f"live-s{seed}", synthetic_evaluation(0.4, rng, track="quickstart", n_factors=5,
-                                                                      factor_names=SPRITES_FACTORS))
+                                                                      factor_names=SPRITES_FACTORS,
+                                                                      collapsed=seed == 1))
     run_ids.append(_record(store, "baseline-beta_tc_vae", model="beta_tc_vae", hparams={"beta": 6.0}, kind="baseline",
                            training={"steps": 600, "batch_size": 64, "learning_rate": 1e-3},
                            provenance={"file": "/opt/factorbench/baselines/x.jaxexport"}))

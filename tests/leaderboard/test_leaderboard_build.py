@@ -85,6 +85,8 @@ def test_mixed_configurations_each_land_in_their_own_row_or_track(tables):
         assert ("submission" in kinds) == (table.name == "sprites-fast")
     quick = _table(tables, "sprites", "quickstart")
     assert {(r.kind, r.training["steps"]) for r in quick.rows} == {("trained", 200), ("baseline", 600)}
+    assert [r.collapsed for r in quick.rows if r.kind == "trained"] == [1]  # seed 1 has no active dimension
+    assert all(r.collapsed == 0 for r in fast.rows)
 
 
 def test_rows_group_seeds_and_aggregate_the_stored_values(fixture_store, tables):
@@ -170,6 +172,10 @@ def test_run_page_shows_matrices_pictures_gaps_and_labels(site):
     assert "<code>provenance" not in submission and ">artefact<" in submission.replace("<code>", ">").replace(
         "</code>", "<") and "encoder.onnx" in submission  # named fields; the path reduced to its file name
     assert "Status: <strong>running</strong>" in (site / "runs" / "sprites-beta_vae-beta4-s3.html").read_text()
+    assert "Collapsed model." in (site / "runs" / "live-s1.html").read_text()
+    assert "Collapsed model." not in (site / "runs" / "live-s0.html").read_text()
+    board = (site / "datasets" / "sprites" / "index.html").read_text()
+    assert board.count('<span class="badge collapsed"') == 1 and "collapsed 1/2" in board
     xy = (site / "runs" / "xysquares-beta_vae-beta2-s0.html").read_text()  # no factor names stored
     assert "factor 0" in xy and "Decoder pictures" not in xy
 
