@@ -505,11 +505,12 @@ def _fmt_hp(value: Any) -> str:
 
 
 def _compare_data(dataset: str, tables: list[Table], pages: list[RunPage]) -> str:
+    slug_of = {page.run["run_id"]: page.slug for page in pages}
     rows = []
     for table in tables:
         for row in table.rows:
             rows.append({"protocol": table.label, "slug": row.slug, "label": row.label, "hp": row.hparam_text,
-                         "rank": _json_number(row.rank), "runs": [_slug_of(pages, r["run_id"]) for r in row.runs]})
+                         "rank": _json_number(row.rank), "runs": [slug_of[r["run_id"]] for r in row.runs]})
     runs = []
     for page in pages:
         run = page.run
@@ -530,13 +531,6 @@ def _compare_data(dataset: str, tables: list[Table], pages: list[RunPage]) -> st
             "protocols": [t.label for t in tables], "rows": rows, "runs": runs, "default": default}
     text = json.dumps(data, sort_keys=True, separators=(",", ":")).replace("</", "<\\/")
     return f"window.FACTORBENCH_COMPARE = {text};\n"
-
-
-def _slug_of(pages: list[RunPage], run_id: str) -> str:
-    for page in pages:
-        if page.run["run_id"] == run_id:
-            return page.slug
-    raise KeyError(run_id)
 
 
 def _json_number(value: Any) -> float | None:
