@@ -120,5 +120,11 @@ def test_a_schema_1_store_opens_migrated_with_tracks_derived_where_they_can_be(t
     assert store.run("short")["training"] == {**STUDY, "steps": 100, "batch_size": 16, "learning_rate": 1e-3}
     assert store.run("baseline-x")["training"] == {"steps": 600, "batch_size": 64, "learning_rate": 1e-3}
     assert store.run("live")["submitter"] == {}
+    keys = {(s["run_id"], s["representation"]): s["evaluation"] for s in store.scores() if s["metric"] != "training"}
+    assert keys[("study", "mean")] == tracks.get("sprites-fast").id and keys[("short", "mean")].startswith("adhoc-")
+    assert keys[("short", "mean")] != keys[("old-fast", "mean")]  # another protocol version: another contract
+    # The migrated store takes a new evaluation of another contract beside the old one, replacing nothing.
+    store.record_evaluation("short", {**_evaluation(sizes={"train": 500}), "scores": {"mig": {"mig": 0.9}}})
+    assert sorted(s["value"] for s in store.scores(["short"]) if s["metric"] == "mig") == [0.25, 0.9]
     ResultsStore(path)  # opening again is a no-op
-    assert len(store.scores()) == 31  # nothing lost: 6 runs x (2 scores + 3 training) + 1 sampled
+    assert len(store.scores()) == 32  # nothing lost: 6 runs x (2 scores + 3 training) + 1 sampled, + the new one
