@@ -59,6 +59,8 @@ class Task:
     eval_seed: int
     sample_sizes: dict[str, int] | None
     progress: bool = True
+    learning_rate: float = 1e-4  # the study's (`Study.learning_rate`), passed on by plan_sweep
+    num_latents: int = 10
 
 
 def run_task(task: Task) -> list[dict[str, Any]]:
@@ -81,7 +83,8 @@ def run_task(task: Task) -> list[dict[str, Any]]:
             log_every = min(500, task.steps)  # the engine wants checkpoints at multiples of its log interval
             paths = train_ensemble(dataset, task.objective, [{"seed": m.seed, **m.hparams} for m in to_train],
                                    task.steps, task.out_dir, batch_size=task.batch_size,
-                                   architecture=task.architecture, progress=task.progress, log_every=log_every,
+                                   architecture=task.architecture, learning_rate=task.learning_rate,
+                                   num_latents=task.num_latents, progress=task.progress, log_every=log_every,
                                    checkpoint_every=max(1, 10_000 // log_every) * log_every)
             if len(paths) != len(to_train):
                 raise RuntimeError(f"train_ensemble returned {len(paths)} run dirs for {len(to_train)} members")
@@ -234,6 +237,7 @@ def plan_sweep(study: Study, configs: Iterable[Config], *, store: ResultsStore, 
         tasks.append(Task(
             key=f"{slot}/{model}", dataset=dataset, dataset_options=options, objective=model, members=members,
             steps=steps, batch_size=study.batch_size, architecture=study.architecture,
+            learning_rate=study.learning_rate, num_latents=study.num_latents,
             out_dir=str(Path(out_dir).resolve() / study.name / slot / model / f"steps{steps}"), metrics=metrics,
             protocol=protocol, eval_seed=eval_seed, sample_sizes=sample_sizes, progress=progress))
     return SweepPlan(tasks=tasks, skipped=skipped, configs=by_id, shortened=study.shortened(steps), steps=steps)

@@ -10,11 +10,16 @@ Tables:
 - `runs`: one row per run (trained model, baseline or submission): dataset and its version, model (the
   objective name), hyperparameters, seed, steps, status, kind, timings, package versions, git revision and a
   free-form provenance dict (study, model number, command, date...). `record_run` upserts by `run_id`.
-- `scores`: one row per number, natural key (run_id, representation, metric, key, protocol, eval_seed), with the
-  evaluation's sample sizes and package versions. Re-evaluating a run replaces the rows of each re-evaluated
-  metric under the same (representation, protocol, eval_seed), so keys a new version no longer emits vanish too.
+- `scores`: one row per number, natural key (run_id, representation, metric, key, protocol, eval_seed, evaluation),
+  with the evaluation's sample sizes and package versions; `evaluation` is the track id or an ad hoc contract's
+  key (`factorbench.benchmark.tracks.evaluation_key`). Re-evaluating a run replaces the rows of each re-evaluated
+  metric under the same (representation, protocol, eval_seed, evaluation), so keys a new version no longer emits
+  vanish too, while an evaluation under another contract is kept beside it.
   Training statistics are scores of metric "training" (keys reconstruction, kl, loss), representation "mean",
   protocol "training" (`TRAINING_PROTOCOL`), eval_seed 0.
+- `tracks`: every contract an evaluation was recorded under (`factorbench.benchmark.tracks`); each score row's
+  `track_id` names its track, NULL for an ad hoc evaluation. `runs.training` holds a run's training budget and
+  `runs.submitter` a submission's declared metadata. Layout and migrations: `factorbench.benchmark.store_schema`.
 - `details`: the evaluation's non-scalar outputs (MI and importance matrices...), one JSON value per
   (run_id, representation, metric, protocol, eval_seed, name).
 
@@ -48,9 +53,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from factorbench.benchmark import store_schema
+from factorbench.benchmark.store_schema import SCHEMA_VERSION
 from factorbench.metrics.driver import PROTOCOLS
 
-SCHEMA_VERSION = 1
 #: PRAGMA application_id of every factorbench store ("FBrs"): how a file says it is one.
 APPLICATION_ID = 0x46427273
 #: Tables and columns a store made before APPLICATION_ID existed must have to be recognised as one.
@@ -78,68 +84,16 @@ HEADLINE_KEYS = (
     "modularity_explicitness/modularity", "irs/irs", "infomec/infom", "training/reconstruction",
 )
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    dataset TEXT NOT NULL,
-    dataset_version TEXT,
-    model TEXT NOT NULL,
-    hparams TEXT NOT NULL DEFAULT '{}',
-    seed INTEGER,
-    steps INTEGER,
-    status TEXT NOT NULL DEFAULT 'done',
-    kind TEXT NOT NULL DEFAULT 'trained',
-    trusted_code INTEGER NOT NULL DEFAULT 0,
-    shortened INTEGER NOT NULL DEFAULT 0,
-    run_dir TEXT,
-    device TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    train_seconds REAL,
-    versions TEXT NOT NULL DEFAULT '{}',
-    git_revision TEXT,
-    provenance TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS runs_dataset ON runs (dataset, kind);
-CREATE TABLE IF NOT EXISTS scores (
-    run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
-    representation TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value REAL,
-    protocol TEXT NOT NULL,
-    eval_seed INTEGER NOT NULL,
-    sample_sizes TEXT NOT NULL DEFAULT '{}',
-    versions TEXT NOT NULL DEFAULT '{}',
-    seconds REAL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (run_id, representation, metric, key, protocol, eval_seed)
-);
-CREATE INDEX IF NOT EXISTS scores_metric ON scores (metric, key);
-CREATE TABLE IF NOT EXISTS details (
-    run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
-    representation TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    protocol TEXT NOT NULL,
-    eval_seed INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    value TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (run_id, representation, metric, protocol, eval_seed, name)
-);
-"""
-
 _RUN_COLUMNS = (
     "run_id", "name", "dataset", "dataset_version", "model", "hparams", "seed", "steps", "status", "kind",
     "trusted_code", "shortened", "run_dir", "device", "created_at", "updated_at", "train_seconds", "versions",
-    "git_revision", "provenance",
+    "git_revision", "provenance", "training", "submitter",
 )
-_JSON_RUN_COLUMNS = ("hparams", "versions", "provenance")
+_JSON_RUN_COLUMNS = ("hparams", "versions", "provenance", "training", "submitter")
 _BOOL_RUN_COLUMNS = ("trusted_code", "shortened")
 _SCORE_COLUMNS = (
     "run_id", "representation", "metric", "key", "value", "protocol", "eval_seed", "sample_sizes", "versions",
-    "seconds", "created_at",
+    "seconds", "created_at", "track_id", "evaluation",
 )
 
 
@@ -317,16 +271,19 @@ class ResultsStore:
                 raise StoreError(describe_sqlite_error(self.path, err)) from None
 
     def _write_schema(self, conn: sqlite3.Connection) -> None:
-        """Create the tables in an empty file (or stamp a legacy store) in one transaction, identifying the file
-        again under the write lock: another process may have created the store meanwhile."""
+        """Create the tables in an empty file, or migrate an older schema and stamp a store made before the mark,
+        in one transaction, identifying the file again under the write lock: another process may have created or
+        migrated the store meanwhile."""
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("BEGIN IMMEDIATE")
         try:
             if self._identify(conn) == "empty":
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                store_schema.create(conn)
+            else:
+                found = conn.execute("PRAGMA user_version").fetchone()[0]
+                if found < SCHEMA_VERSION:
+                    store_schema.migrate(conn, found)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute("COMMIT")
         except BaseException:
@@ -417,6 +374,10 @@ class ResultsStore:
                     raise ValueError(f"record_run: a run needs {field!r} (got {merged.get(field)!r})")
             if merged["kind"] not in KINDS:
                 raise ValueError(f"record_run: kind must be one of {', '.join(KINDS)}, got {merged['kind']!r}")
+            from factorbench.benchmark.tracks import normalise_training, training_of
+
+            # The training budget decides which tracks a trained run can meet: derived when not given.
+            merged["training"] = normalise_training(merged.get("training") or training_of({**merged, "training": {}}))
             merged.setdefault("name", run_id)
             merged["name"] = merged["name"] or run_id
             values = [self._encode_run_field(column, merged.get(column)) for column in _RUN_COLUMNS]
@@ -433,7 +394,8 @@ class ResultsStore:
         `evaluation` is the dict of `factorbench.metrics.evaluate`: "scores" {metric: {key: float}}, "details"
         {metric: {name: nested lists}}, "protocol", "seed", "sample_sizes", "versions", "seconds" {metric: s}.
         Each metric in it replaces that metric's earlier scores and details for the same (representation,
-        protocol, seed).
+        protocol, seed). The scores record the track the evaluation meets (`factorbench.benchmark.tracks.resolve`;
+        none: ad hoc); an evaluation carrying "track" (a track name) must meet that track, or nothing is written.
         """
         for field in ("scores", "protocol", "seed"):
             if field not in evaluation:
@@ -447,25 +409,37 @@ class ResultsStore:
         stamp = now()
         written = 0
         with self.transaction() as conn:
-            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+            row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
                 raise ValueError(f"record_evaluation: no run {run_id!r} in {self.path}; record_run it first")
+            track_id, contract = None, ""
+            if protocol != TRAINING_PROTOCOL:
+                from factorbench.benchmark.tracks import evaluation_key, resolve
+
+                track = resolve(self._decode_run(row), evaluation, representation, requested=evaluation.get("track"))
+                if track is not None:
+                    store_schema.record_track(conn, track.as_record(), stamp=stamp)
+                    track_id = track.id
+                contract = evaluation_key(track, evaluation)
             for metric in sorted(set(evaluation["scores"]) | set(details)):
-                key = (run_id, representation, metric, protocol, eval_seed)
-                where = "run_id = ? AND representation = ? AND metric = ? AND protocol = ? AND eval_seed = ?"
+                key = (run_id, representation, metric, protocol, eval_seed, contract)
+                where = ("run_id = ? AND representation = ? AND metric = ? AND protocol = ? AND eval_seed = ? AND "
+                         "evaluation = ?")
                 conn.execute(f"DELETE FROM scores WHERE {where}", key)
                 conn.execute(f"DELETE FROM details WHERE {where}", key)
                 metric_seconds = seconds.get(metric)
                 rows = [
                     (run_id, representation, metric, str(name), _float_or_none(value), protocol, eval_seed,
-                     sample_sizes, versions, None if metric_seconds is None else float(metric_seconds), stamp)
+                     sample_sizes, versions, None if metric_seconds is None else float(metric_seconds), stamp,
+                     track_id, contract)
                     for name, value in (evaluation["scores"].get(metric) or {}).items()
                 ]
                 conn.executemany(f"INSERT INTO scores ({', '.join(_SCORE_COLUMNS)}) VALUES "
                                  f"({', '.join('?' * len(_SCORE_COLUMNS))})", rows)
                 written += len(rows)
                 conn.executemany(
-                    "INSERT INTO details (run_id, representation, metric, protocol, eval_seed, name, value, "
-                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO details (run_id, representation, metric, protocol, eval_seed, evaluation, name, "
+                    "value, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(*key, str(name), _dumps(value), stamp) for name, value in (details.get(metric) or {}).items()],
                 )
         return written
@@ -565,9 +539,19 @@ class ResultsStore:
                 out.setdefault(row["metric"], {})[row["name"]] = json.loads(row["value"])
         return out
 
+    def tracks(self) -> dict[str, dict[str, Any]]:
+        """Every track an evaluation was recorded under: {track_id: {track_id, name, version, family, description,
+        contract}}."""
+        with self._reader() as conn:
+            rows = conn.execute("SELECT track_id, name, version, family, description, contract FROM tracks "
+                                "ORDER BY name, version").fetchall()
+        return {row["track_id"]: {**dict(row), "contract": json.loads(row["contract"])} for row in rows}
+
     def table(self, *, dataset: str | None = None) -> list[dict[str, Any]]:
-        """Flat rows for export: every score joined with its run's provenance (JSON fields as JSON text)."""
+        """Flat rows for export: every score joined with its run's provenance and its track's name (None: ad hoc),
+        JSON fields as JSON text."""
         runs = {run["run_id"]: run for run in self.runs(dataset=dataset)}
+        tracks = self.tracks()
         rows = []
         for score in self.scores(dataset=dataset):
             run = runs.get(score["run_id"])
@@ -575,7 +559,9 @@ class ResultsStore:
                 continue
             row = {f"run_{k}" if k in ("versions", "created_at") else k: v for k, v in run.items()}
             row.update({k: v for k, v in score.items() if k != "run_id"})
-            for key in ("hparams", "provenance", "run_versions", "versions", "sample_sizes"):
+            track = tracks.get(score["track_id"]) if score["track_id"] else None
+            row["track"] = track["name"] if track else None
+            for key in ("hparams", "provenance", "run_versions", "versions", "sample_sizes", "training", "submitter"):
                 row[key] = _dumps(row[key])
             rows.append(row)
         return rows

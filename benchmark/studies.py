@@ -107,6 +107,8 @@ class Study:
     steps: int
     batch_size: int = 64
     architecture: str = "conv"
+    learning_rate: float = 1e-4
+    num_latents: int = 10
     protocol: str = "dlib"
     metrics: tuple[str, ...] | None = None  # None: every metric
     representations: tuple[str, ...] = ("mean", "sampled")
@@ -347,26 +349,55 @@ def resolve_dataset(slot: DatasetSlot) -> tuple[str, dict[str, Any]]:
     raise FileNotFoundError(f"dataset slot {slot.name!r} {slot.missing or 'has no available dataset'}{detail}")
 
 
-def describe(config: Config, study: Study | None = None) -> str:
-    """A human-readable block: dlib's gin bindings for the configuration and what factorbench runs for it."""
+def describe(config: Config, study: Study | None = None, *, steps: int | None = None, protocol: str | None = None,
+             metrics: Sequence[str] | None = None, sample_sizes: dict[str, int] | None = None,
+             eval_seed: int = 0) -> str:
+    """A human-readable block: dlib's gin bindings for the configuration and exactly what factorbench runs for it,
+    with the given overrides of the study's steps, protocol, metrics and sample sizes, and the track its scores
+    will be recorded in (or that they are ad hoc)."""
+    from factorbench.benchmark import tracks
+    from factorbench.metrics.driver import DEFAULT_SIZES, PROTOCOL_VERSIONS
+
     study = study or get_study(config.study)
+    steps = config.steps if steps is None else int(steps)
+    protocol = protocol or study.protocol
+    sizes = {**DEFAULT_SIZES, **dict(study.sample_sizes), **dict(sample_sizes or {})}
+    dataset_version = None
     try:
         dataset, options = resolve_dataset(study.slot(config.dataset_slot))
         dataset_text = dataset + (f" {options}" if options else "")
+        from factorbench import datasets
+
+        dataset_version = datasets.load(dataset, **options).info.version
     except FileNotFoundError as err:
-        dataset_text = f"unavailable here: {err}"
+        dataset, dataset_text = None, f"unavailable here: {err}"
     lines = [f"{study.name} model {config.model_num} (run id {config.run_id})", ""]
     if config.dlib_bindings:
         lines += ["Gin bindings for model training (disentanglement_lib):", "--", *config.dlib_bindings, ""]
     hparams = ", ".join(f"{k}={_short(v)}" for k, v in config.hparams.items())
+    training = {"steps": steps, "batch_size": study.batch_size, "learning_rate": study.learning_rate,
+                "architecture": study.architecture, "num_latents": study.num_latents, "dlib_step_counter": False}
+    track = None
+    if dataset is not None:
+        track = tracks.resolve({"dataset": dataset, "dataset_version": dataset_version, "kind": "trained",
+                                "training": training},
+                               {"protocol": protocol, "seed": eval_seed, "sample_sizes": sizes,
+                                "versions": {"protocol": f"{protocol}/{PROTOCOL_VERSIONS[protocol]}"}})
+    shortened = " (shortened: the study trains 300,000)" if study.shortened(steps) else ""
     lines += [
         "factorbench configuration:", "--",
-        f"dataset       {config.dataset_slot} -> {dataset_text}",
-        f"objective     {config.model} ({hparams})",
-        f"seed          {config.seed}",
-        f"steps         {config.steps:,} (batch {config.batch_size}, architecture {config.architecture})",
-        f"evaluation    protocol {study.protocol}, metrics {', '.join(study.metrics) if study.metrics else 'all'}, "
-        f"representations {', '.join(study.representations)}",
+        f"dataset        {config.dataset_slot} -> {dataset_text}",
+        f"objective      {config.model} ({hparams})",
+        f"seed           {config.seed}",
+        f"steps          {steps:,} real updates{shortened}",
+        f"batch size     {study.batch_size}",
+        f"learning rate  {study.learning_rate:g} (Adam)",
+        f"architecture   {study.architecture}, {study.num_latents} latents",
+        f"evaluation     protocol {protocol}/{PROTOCOL_VERSIONS[protocol]}, evaluation seed {eval_seed}, metrics "
+        f"{', '.join(metrics or study.metrics or ()) or 'all'}, representations {', '.join(study.representations)}",
+        "sample sizes   " + ", ".join(f"{k}={v}" for k, v in sizes.items()),
+        f"track          {track.name} v{track.version} ({track.id})" if track is not None else
+        "track          none: the scores will be recorded ad hoc (not ranked)",
     ]
     return "\n".join(lines)
 

@@ -121,7 +121,9 @@ def evaluate(
 
     scores: dict[str, dict[str, float]] = {}
     details: dict[str, dict] = {}
-    for name in tqdm(names, desc=f"metrics ({protocol})", disable=not progress):
+    bar = tqdm(names, desc=f"metrics ({protocol})", disable=not progress, unit="metric")
+    for name in bar:
+        bar.set_postfix_str(f"running {name}")  # some take minutes (BetaVAE encodes its pairs, DCI fits probes)
         t0 = time.perf_counter()
         d: dict = {}
         if name == "mig":

@@ -297,6 +297,10 @@ def train_ensemble(
                        desc=f"{spec.name} x{len(members)} ({ds.name})")
         step = start
         started = time.perf_counter()
+        compiling = bar is not None
+        if compiling:  # the first call compiles the step (tens of seconds on a CPU): say what the bar waits for
+            bar.write(f"compiling the {spec.name} training step ({strategy}, {per_compiled} update(s) per call, "
+                      f"{len(members)} member(s)); the first call waits for it")
         try:
             while step < updates:
                 n = min(per_call, updates - step)
@@ -307,6 +311,12 @@ def train_ensemble(
                     state, part = program.chunk(size, strategy)(state, train_keys, traced, jnp.int32(first),
                                                                 feed.data(first))
                     parts.append(part)
+                    if bar is not None:  # the bar moves per compiled call, not per log interval
+                        jax.block_until_ready(part)
+                        if compiling:
+                            bar.write(f"compiled in {time.perf_counter() - t0:.1f} s")
+                            compiling = False
+                        bar.update(size)
                 aux = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *jax.device_get(parts))
                 dt = time.perf_counter() - t0
                 step += n
@@ -330,9 +340,10 @@ def train_ensemble(
                         checkpoint.save(run_dir / "checkpoints", step, _member(state, i))
                         _write_json(run_dir / "config.json", cfg)
                 if bar is not None:
-                    bar.update(n)
                     bar.set_postfix(loss=f"{np.mean([ln['loss'] for ln in logs]):.1f}",
-                                    model_steps_per_s=f"{n * len(members) / dt:.1f}")
+                                    model_steps_per_s=f"{n * len(members) / dt:.1f}",
+                                    **({"time": f"{time.perf_counter() - started:.0f}/{budget_seconds:.0f}s"}
+                                       if budget_seconds is not None else {}))
                 if on_log is not None:
                     on_log(step, logs)
         except BaseException as err:

@@ -98,7 +98,7 @@ class Baseline:
                 "how": "shipped baseline, re-scored on this machine by factorbench quickstart",
                 "trained_on": self.device, "trained_at": self.date, "steps": self.steps,
                 "learning_rate": self.learning_rate, "batch_size": self.batch_size,
-                "file": str(self.path(folder)), "sha256": self.sha256,
+                "file": self.file, "sha256": self.sha256,
             },
         }
 
@@ -149,8 +149,9 @@ def evaluate_baseline(baseline: Baseline, folder: Path = BASELINE_DIR, *, progre
 
 
 def score_baselines(store, baselines: Iterable[Baseline] | None = None, folder: Path = BASELINE_DIR, *,
-                    progress: bool = True) -> list[str]:
-    """Score every shipped baseline and record it in `store` (a ResultsStore); returns the run ids."""
+                    progress: bool = True, evaluation: Mapping[str, Any] = EVALUATION) -> list[str]:
+    """Score every shipped baseline with `evaluation` and record it in `store` (a ResultsStore); returns the run
+    ids."""
     from tqdm.auto import tqdm
 
     from factorbench.benchmark.runs import record_results
@@ -158,7 +159,7 @@ def score_baselines(store, baselines: Iterable[Baseline] | None = None, folder: 
     baselines = list(load_manifest(folder) if baselines is None else baselines)
     ids = []
     for baseline in tqdm(baselines, desc="score shipped baselines", unit="model", disable=not progress):
-        result = evaluate_baseline(baseline, folder)
+        result = evaluate_baseline(baseline, folder, evaluation=evaluation)
         ids.append(record_results(store, baseline.record(folder), baseline.training, {"mean": result}))
     return ids
 

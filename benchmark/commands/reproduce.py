@@ -1,8 +1,10 @@
-"""`factorbench reproduce --study locatello2019 --model-num N [--only-print]`: one model of the published study.
+"""`factorbench reproduce --study locatello2019 --model-num N [--dry-run]`: one model of the published study.
 
-Like disentanglement_lib's `dlib_reproduce`: prints the configuration (dlib's gin bindings and what factorbench runs
-for them), then trains, evaluates and records it. Selections (--dataset, --model, --seeds) reproduce several models;
-same-method models of one dataset train as one ensemble.
+Like disentanglement_lib's `dlib_reproduce`: prints the configuration (dlib's gin bindings and exactly what
+factorbench runs for them, with every override: steps, protocol, metrics, sample sizes, and the track the scores
+land in), then trains, evaluates and records it. `--dry-run` (dlib's `--only-print` is an alias) prints only.
+Selections (--dataset, --model, --seeds) reproduce several models; same-method models of one dataset train as one
+ensemble.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--study", default="locatello2019",
                         help="study name (default locatello2019, alias unsupervised_study_v1)")
     add_selection_arguments(parser)
-    parser.add_argument("--only-print", action="store_true", help="print the configuration(s), run nothing")
+    parser.add_argument("--dry-run", "--only-print", dest="dry_run", action="store_true",
+                        help="print exactly what would run (every binding), run nothing; --only-print is dlib's "
+                        "spelling")
     add_run_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -33,9 +37,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"say which models: --model-num N (0 .. {len(study) - 1}) or --dataset/--model/--seeds; "
                          f"`factorbench sweep {study.name}` runs the whole study")
     configs = selected_configs(study, args)
-    if args.only_print:
+    overrides = describe_overrides(args)
+    if args.dry_run:
         if len(configs) == 1:
-            print(describe(configs[0], study))
+            print(describe(configs[0], study, **overrides))
         else:
             print(f"{len(configs)} configurations of {study.name}:")
             for config in configs:
@@ -43,9 +48,18 @@ def run(args: argparse.Namespace) -> int:
                                     for k, v in config.hparams.items())
                 print(f"  {config.model_num:>5}  {config.dataset_slot:<16} {config.model:<13} {hparams:<40} "
                       f"seed {config.seed}")
+            print("each as:\n" + describe(configs[0], study, **overrides).split("factorbench configuration:")[1])
         return 0
     for config in configs[:5]:
-        print(describe(config, study), end="\n\n")
+        print(describe(config, study, **overrides), end="\n\n")
     if len(configs) > 5:
         print(f"... and {len(configs) - 5} more configurations\n")
     return execute(study, configs, args)
+
+
+def describe_overrides(args: argparse.Namespace) -> dict:
+    """The run options that change what a configuration runs, as `describe` takes them."""
+    from factorbench.benchmark.runs import parse_sample_sizes
+
+    return {"steps": args.steps, "protocol": args.protocol, "metrics": args.metrics,
+            "sample_sizes": parse_sample_sizes(args.sample_sizes), "eval_seed": args.eval_seed}

@@ -1,4 +1,5 @@
-"""`factorbench results list | export --format csv|json|parquet`: what the results store holds, in portable files."""
+"""`factorbench results list | tracks | export --format csv|json|parquet`: what the results store holds, the tracks
+its numbers are compared within, and portable files."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     listing = verbs.add_parser("list", help="one line per run", parents=[after])
     listing.add_argument("--dataset", help="only this dataset")
     listing.set_defaults(func=run_list)
+    listing_tracks = verbs.add_parser("tracks", help="the tracks (frozen evaluation contracts) and how many runs "
+                                      "the store holds in each", parents=[after])
+    listing_tracks.set_defaults(func=run_tracks)
     export = verbs.add_parser("export", help="every score with its run's provenance, one row per score",
                               parents=[after])
     export.add_argument("--format", choices=FORMATS, default="csv", help="file format (default csv)")
@@ -44,11 +48,46 @@ def run_list(args: argparse.Namespace) -> None:
     for score in store.scores(dataset=args.dataset):
         counts[score["run_id"]] = counts.get(score["run_id"], 0) + 1
     print(f"{len(runs)} runs in {store.path}")
+    names = {track_id: record["name"] for track_id, record in store.tracks().items()}
+    tracks_of: dict[str, set] = {}
+    for score in store.scores(dataset=args.dataset):
+        if score["metric"] != "training":
+            tracks_of.setdefault(score["run_id"], set()).add(names.get(score["track_id"], "ad hoc"))
     for run in runs:
         hparams = ",".join(f"{k}={v}" for k, v in run["hparams"].items())
         flags = " shortened" if run["shortened"] else ""
         print(f"  {run['run_id']:<28} {run['dataset']:<16} {run['model']:<13} {hparams:<36} seed {run['seed']} "
-              f"{run['status']}{flags}  {counts.get(run['run_id'], 0)} scores")
+              f"{run['status']}{flags}  {counts.get(run['run_id'], 0)} scores  "
+              f"[{', '.join(sorted(tracks_of.get(run['run_id'], ()))) or 'no evaluation'}]")
+
+
+def run_tracks(args: argparse.Namespace) -> None:
+    """Every built-in track, then any other the store recorded, with the store's run counts (no store: none)."""
+    from factorbench.benchmark import tracks
+    from factorbench.benchmark.store import default_path
+
+    path = Path(args.store) if args.store is not None else default_path()
+    counts: dict[str, set] = {}
+    stored: dict[str, dict] = {}
+    if path.exists():
+        store = _store(args)
+        stored = store.tracks()
+        for score in store.scores():
+            if score["metric"] != "training":
+                counts.setdefault(score["track_id"] or "", set()).add(score["run_id"])
+    known = {track.id for track in tracks.every().values()}
+    print(f"{'track':<22} {'id':<12} {'protocol':<8} {'train/test':<12} {'training':<26} runs")
+    for track in tracks.every().values():
+        sizes = f"{track.sizes['train']}/{track.sizes['test']}"
+        budget = dict(track.training)
+        training = f"{budget['steps']:,} steps, batch {budget['batch_size']}" if budget else "declared"
+        print(f"{track.name:<22} {track.id:<12} {track.protocol}/{track.protocol_version:<6} {sizes:<12} "
+              f"{training:<26} {len(counts.get(track.id, ()))}")
+    for track_id, record in stored.items():
+        if track_id not in known:  # recorded under a contract this factorbench no longer defines
+            print(f"{record['name']:<22} {track_id:<12} (an earlier contract)  {len(counts.get(track_id, ()))}")
+    if path.exists():
+        print(f"ad hoc (no track): {len(counts.get('', ()))} runs in {path}")
 
 
 def export_rows(rows: list[dict], path: Path, fmt: str) -> Path:

@@ -30,7 +30,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("factorbench-out"),
                         help="folder for the run directories (default ./factorbench-out)")
     parser.add_argument("--steps", type=int, help="training steps instead of the study's (fewer: labelled shortened)")
-    parser.add_argument("--protocol", choices=("dlib", "fast"), help="evaluation protocol (default: the study's)")
+    parser.add_argument("--protocol", choices=("dlib", "fast"),
+                        help="evaluation protocol (default: the study's); both draw the same samples, fast swaps "
+                        "three sklearn probes (DCI, explicitness, downstream) for a JAX logistic probe")
     parser.add_argument("--metrics", nargs="+", metavar="METRIC", help="metrics to compute (default: the study's)")
     parser.add_argument("--sample-size", action="append", metavar="NAME=COUNT", dest="sample_sizes",
                         help="override an evaluation sample size (labels the evaluation shortened); repeatable")
@@ -49,7 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("study", help="study name: locatello2019 (alias unsupervised_study_v1) or tiny")
     add_selection_arguments(parser)
     add_run_arguments(parser)
-    parser.add_argument("--dry-run", action="store_true", help="print what would run, run nothing")
+    parser.add_argument("--dry-run", "--only-print", dest="dry_run", action="store_true",
+                        help="print what would run, run nothing")
     parser.set_defaults(func=run)
 
 

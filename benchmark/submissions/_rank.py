@@ -1,8 +1,8 @@
 """Where a run stands on its dataset's leaderboard, computed the way the leaderboard computes it.
 
-The rank is the mean of per-metric ranks over the ranked headline columns among the rows (methods) with scores
-under the same dataset and protocol (`factorbench.leaderboard.table.build_tables`); rows missing a ranked column
-get no aggregate rank, as on the leaderboard.
+The rank is the mean of per-metric ranks over the ranked headline columns among the rows of the same track
+(`factorbench.leaderboard.table.build_tables`): nothing scored under another contract takes part; rows missing a
+ranked column get no aggregate rank, as on the leaderboard.
 """
 
 from __future__ import annotations
@@ -37,18 +37,21 @@ class Standing:
         if self.position is None:
             return (f"unranked: the table ranks {len(self.columns)} columns ({', '.join(self.columns)}) and this run "
                     "lacks some of them; score every metric (leave out --metrics) for a rank")
-        return (f"rank {self.position} of {self.of} (mean per-metric rank {self.aggregate:.2f}, 95% interval "
-                f"{self.low:.2f}-{self.high:.2f}, over {len(self.columns)} metrics)")
+        interval = (f", 95% interval {self.low:.2f}-{self.high:.2f}" if math.isfinite(self.low) else
+                    ", one seed: no interval")
+        return (f"rank {self.position} of {self.of} (mean per-metric rank {self.aggregate:.2f}{interval}, over "
+                f"{len(self.columns)} metrics)")
 
 
-def standing(store: Any, run_id: str, dataset: str, protocol: str, *, n_boot: int = 200) -> Standing | None:
-    """The run's standing on the (dataset, protocol) leaderboard table, or None if it has no row there."""
+def standing(store: Any, run_id: str, dataset: str, track_id: str, *, n_boot: int = 200) -> Standing | None:
+    """The run's standing on the table of track `track_id` (ranked against that track's rows only), or None if it
+    has no row there."""
     from factorbench.leaderboard.table import build_tables
 
     runs = store.runs(dataset=dataset)
     scores = store.scores(dataset=dataset)
-    for table in build_tables(runs, scores, n_boot=n_boot):
-        if table.protocol != protocol:
+    for table in build_tables(runs, scores, store.tracks(), n_boot=n_boot):
+        if table.key != track_id:
             continue
         ranked = [c.id for c in table.ranked_columns]
         for row in table.rows:

@@ -8,13 +8,16 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
 
 from factorbench.benchmark import baselines as bl
+from factorbench.benchmark import tracks
 from factorbench.benchmark.cli import main
 from factorbench.benchmark.store import ResultsStore
 from factorbench.metrics.driver import PROTOCOL_VERSIONS
@@ -73,7 +76,7 @@ def test_quickstart_rescoring_reproduces_the_packed_scores(quickstart):
     assert bl.packed_protocol_version() == PROTOCOL_VERSIONS[bl.EVALUATION["protocol"]], \
         "the packed scores predate the protocol's current version: python -m factorbench.benchmark.baselines --rescore"
     baseline = SHIPPED[0]
-    stored = [s for s in ResultsStore(out / "quickstart.db").scores([baseline.run_id]) if s["protocol"] == "fast"]
+    stored = [s for s in ResultsStore(out / "results.db").scores([baseline.run_id]) if s["protocol"] == "fast"]
     assert stored
     now = {(s["metric"], s["key"]): s["value"] for s in stored}
     compared = 0
@@ -101,13 +104,15 @@ def test_pack_writes_a_manifest_the_loader_reads(tmp_path, trained_run_dir):
 
 @pytest.fixture(scope="module")
 def quickstart(tmp_path_factory):
-    """A reduced quickstart: one baseline, one live seed, one compiled call of training."""
+    """A reduced quickstart into the default store ($FACTORBENCH_RESULTS): one baseline, one live seed, 2 updates."""
     out = tmp_path_factory.mktemp("quickstart")
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        code = main(["quickstart", "--out", str(out), "--seeds", "1", "--budget-minutes", "0.01",
-                     "--max-baselines", "1", "--no-progress"])
-    assert code == 0
+    with mock.patch.dict(os.environ, {"FACTORBENCH_RESULTS": str(out / "results.db")}), \
+            contextlib.redirect_stdout(printed):
+        code = main(["quickstart", "--out", str(out), "--seeds", "1", "--steps", "2", "--max-baselines", "1",
+                     "--no-progress"])
+        assert code == 0
+        assert main(["results", "list"]) == 0  # the default store: no --store needed
     return out, printed.getvalue()
 
 
@@ -123,16 +128,38 @@ def test_quickstart_writes_grids_store_and_prints_the_page_to_open(quickstart):
     assert (out / "grid-sprites.png").stat().st_size > 1000
     index = re.search(r"leaderboard: (\S+index\.html)", printed)
     assert index and (out / "site" / "index.html").resolve() == Path(index[1])
-    store = ResultsStore(out / "quickstart.db")
+    store = ResultsStore(out / "results.db")
     runs = store.runs()
     assert collections.Counter(r["kind"] for r in runs) == {"baseline": 1, "trained": 1}
     live = next(r for r in runs if r["kind"] == "trained")
     assert live["shortened"] and live["model"] == "beta_vae"
     config = json.loads((Path(live["run_dir"]) / "config.json").read_text())
-    assert config["stopped_by_budget"] and config["steps"] == config["updates"] < 300_000
+    assert config["steps"] == config["updates"] == 2 and "stopped_by_budget" not in config
     scored = {(s["run_id"], s["metric"]) for s in store.scores() if s["protocol"] == "fast"}
     for run in runs:
         assert (run["run_id"], "mig") in scored and (run["run_id"], "factor_vae") in scored
+    # The baseline is in the quickstart track; 2 updates are not the track's training length: ad hoc, and said so.
+    tracks_of = {s["run_id"]: s["track_id"] for s in store.scores() if s["protocol"] == "fast"}
+    assert tracks_of[SHIPPED[0].run_id] == tracks.get("quickstart").id and tracks_of[live["run_id"]] is None
+    assert "ad hoc (2 updates is not the quickstart track's" in printed
+    listed = printed.split("runs in")[1]
+    assert live["run_id"] in listed and SHIPPED[0].run_id in listed and "[quickstart]" in listed
+
+
+def test_the_live_training_is_a_fixed_number_of_updates_and_repeats_exactly(quickstart, trained_run_dir,
+                                                                            tmp_path):
+    """Retrained, the live model is the same function: the same updates give the same weights, so the same scores
+    on the same machine (no time budget decides how far it gets)."""
+    from factorbench.benchmark.commands.quickstart import _train
+    from factorbench.models import load_encoder
+
+    training = {**tracks.QUICKSTART_TRAINING, "steps": 2}
+    (again,) = _train(tmp_path / "again", 1, training, progress=False)
+    images = np.random.default_rng(0).uniform(0, 1, (8, 64, 64, 1)).astype(np.float32)
+    first = np.asarray(load_encoder(trained_run_dir / "encoder_mean.jaxexport")(images))
+    second = np.asarray(load_encoder(again / "encoder_mean.jaxexport")(images))
+    assert np.array_equal(first, second)
+    assert tracks.QUICKSTART_TRAINING["steps"] >= 100  # the demo's own length: a model that learns something
 
 
 def test_quickstart_site_opens_in_chromium_with_baselines_and_the_live_model(quickstart, page):

@@ -47,7 +47,22 @@ def test_pinned_model_numbers_match_dlib(model_num, capsys):
     out = capsys.readouterr().out
     block = out.split("--\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert block == DLIB[model_num]
-    assert f"objective     {OURS[model_num][0]}" in out and f"seed          {OURS[model_num][2]}" in out
+    assert f"objective      {OURS[model_num][0]}" in out and f"seed           {OURS[model_num][2]}" in out
+
+
+def test_dry_run_prints_exactly_what_runs_with_every_override(capsys):
+    assert main(["reproduce", "--model-num", "0", "--dry-run"]) == 0
+    study = capsys.readouterr().out
+    assert "steps          300,000 real updates\n" in study and "batch size     64" in study
+    assert "learning rate  0.0001 (Adam)" in study and "architecture   conv, 10 latents" in study
+    assert "protocol dlib/1" in study and "train=10000, test=5000" in study
+    assert "track          sprites-dlib v1" in study  # dsprites_full runs on the procedural sprites here
+    assert main(["reproduce", "--model-num", "0", "--steps", "100", "--protocol", "fast", "--metrics", "mig",
+                 "--sample-size", "train=500", "--only-print"]) == 0  # dlib's spelling of --dry-run
+    short = capsys.readouterr().out
+    assert "steps          100 real updates (shortened" in short and "protocol fast/2" in short
+    assert "metrics mig," in short and "train=500," in short and "300,000 real" not in short
+    assert "track          none: the scores will be recorded ad hoc" in short
 
 
 def test_numbering_is_dlibs_formula():

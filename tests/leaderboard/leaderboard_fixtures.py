@@ -1,9 +1,15 @@
 """A fixture results store with a few dozen synthetic runs, written through the store's real write API.
 
 The scores are synthetic numbers (this is a rendering test): each configuration has a quality, each seed adds noise,
-so rows have a clear but seed-blurred order. A few runs are shortened, one is a trusted-code submission, one a
-baseline, two are also evaluated under a second protocol, one has two evaluation seeds, one row lacks IRS (so has no
-aggregate rank) and some runs have decoder pictures in their run folder.
+so rows have a clear but seed-blurred order. The evaluations are tagged with their tracks by the store itself, from
+their recorded protocol version, sample sizes and the runs' training budgets, and the mix is deliberate:
+- sprites-fast (the study's sizes and budget): five trained configurations, a trusted-code submission with declared
+  metadata, a shortened baseline that declares its 600 steps; one row lacks IRS (so has no aggregate rank);
+- the same sizes but another batch size (16) or another step count (3,000): ad hoc, each in its own row;
+- the quickstart track (its reduced sizes and training length): two live seeds (one collapsed) and a baseline;
+- other sample sizes (train=512) and a second evaluation seed: ad hoc, apart from every track;
+- sprites-dlib for two runs, a sampled representation for one, a run still training, xysquares-fast.
+Some runs have decoder pictures in their run folder.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from factorbench.benchmark import tracks
 from factorbench.benchmark.store import ResultsStore
 
 SPRITES_FACTORS = ["shape", "scale", "orientation", "pos_x", "pos_y"]
@@ -34,13 +41,25 @@ HEADLINE = {"beta_vae": "eval_accuracy", "factor_vae": "eval_accuracy", "mig": "
             "sap": "sap", "modularity_explicitness": "modularity", "irs": "irs", "infomec": "infom"}
 
 
-def synthetic_evaluation(quality: float, rng: np.random.Generator, *, protocol: str, seed: int, n_factors: int,
-                         n_codes: int = 10, factor_names: list[str] | None = None, skip: tuple = ()) -> dict:
-    """A metrics-driver-shaped dict whose scores and matrices get better with `quality` (in [0, 1])."""
+STUDY_TRAINING = {"steps": 300000, "batch_size": 64, "learning_rate": 1e-4, "architecture": "conv", "num_latents": 10,
+                  "dlib_step_counter": False}
+
+
+def synthetic_evaluation(quality: float, rng: np.random.Generator, *, protocol: str = "fast", seed: int = 0,
+                         n_factors: int, n_codes: int = 10, factor_names: list[str] | None = None, skip: tuple = (),
+                         track: str | None = None, sizes: dict | None = None, collapsed: bool = False) -> dict:
+    """A metrics-driver-shaped dict whose scores and matrices get better with `quality` (in [0, 1]).
+
+    track: record the protocol, protocol version and sample sizes of that built-in track (what an evaluation made
+    for it records); sizes: other sample sizes (an ad hoc evaluation).
+    """
     noisy = lambda x: float(np.clip(x + rng.normal(0.0, 0.06), 0.0, 1.0))
     scores = {metric: {key: noisy(quality * (0.9 if i % 2 else 1.0) + 0.05 * i / len(HEADLINE))}
               for i, (metric, key) in enumerate(HEADLINE.items()) if metric not in skip}
     scores["beta_vae"]["train_accuracy"] = noisy(quality + 0.05)
+    scores["factor_vae"]["num_active_dims"] = 0.0 if collapsed else float(n_codes)
+    if collapsed:  # nothing passes FactorVAE's pruning: it scores 0, as the driver reports it
+        scores["factor_vae"]["eval_accuracy"] = 0.0
     scores["dci"]["completeness"] = noisy(quality)
     scores["dci"]["informativeness_test"] = noisy(0.8)
     # MI: each factor carries most of its information in one latent, the more so the better the run.
@@ -55,11 +74,14 @@ def synthetic_evaluation(quality: float, rng: np.random.Generator, *, protocol: 
     mig_details = {"mi_matrix": mi.tolist(), "factor_entropies": entropies.tolist()}
     if factor_names:
         mig_details["factor_names"] = factor_names
+    contract = tracks.get(track) if track else None
+    protocol = contract.protocol if contract else protocol
+    version = contract.protocol_version if contract else tracks.get(f"sprites-{protocol}").protocol_version
     return {
         "scores": scores,
         "details": {"mig": mig_details, "dci": {"importance_matrix": importance.tolist()}},
-        "protocol": protocol, "seed": seed, "sample_sizes": {"mig": 10000, "dci": 10000},
-        "versions": {"numpy": np.__version__}, "seconds": {m: 0.1 for m in scores},
+        "protocol": protocol, "seed": seed, "sample_sizes": dict(contract.sizes if contract else sizes or {}),
+        "versions": {"numpy": np.__version__, "protocol": f"{protocol}/{version}"}, "seconds": {m: 0.1 for m in scores},
     }
 
 
@@ -68,6 +90,16 @@ def _picture(path, seed: int) -> None:
     tiles = (rng.uniform(0, 255, (4, 8, 8, 8)) > 128).astype(np.uint8) * 255
     grid = tiles.transpose(0, 2, 1, 3).reshape(4 * 8, 8 * 8)  # 4 rows x 8 tiles of 8x8 pixels
     Image.fromarray(grid).save(path)
+
+
+def _record(store, run_id, *, dataset="sprites", model, hparams=None, seed=0, training=None, kind="trained",
+            **fields) -> str:
+    training = dict(STUDY_TRAINING if training is None else training)
+    store.record_run({"run_id": run_id, "name": fields.pop("name", run_id), "dataset": dataset,
+                      "dataset_version": "1.0.0", "model": model, "hparams": hparams or {}, "seed": seed,
+                      "steps": training.get("steps"), "status": "done", "kind": kind, "training": training,
+                      "shortened": training.get("steps", 300000) < 300000, **fields})
+    return run_id
 
 
 def make_store(root) -> tuple[ResultsStore, list[str]]:
@@ -81,53 +113,73 @@ def make_store(root) -> tuple[ResultsStore, list[str]]:
             for seed in range(seeds):
                 tag = "-".join(f"{k}{v:g}" for k, v in hparams.items())
                 run_id = f"{dataset}-{model}{'-' + tag if tag else ''}-s{seed}"
-                shortened = model == "beta_vae" and hparams.get("beta") == 16.0 and seed == 2
                 run_dir = None
                 if dataset == "sprites" and seed == 0:
                     run_dir = root / "runs" / run_id
                     run_dir.mkdir(parents=True)
                     _picture(run_dir / "traversals.png", c)
                     _picture(run_dir / "reconstructions.png", c + 100)
-                store.record_run({
-                    "run_id": run_id, "name": run_id, "dataset": dataset, "dataset_version": "1.0.0", "model": model,
-                    "hparams": hparams, "seed": seed, "steps": 3000 if shortened else 300000, "status": "done",
-                    "kind": "trained", "shortened": shortened, "run_dir": str(run_dir) if run_dir else None,
-                    "device": "cpu", "train_seconds": 100.0 + seed,
-                    "provenance": {"study": "fixture", "command": "pytest tests/leaderboard"},
-                })
+                _record(store, run_id, dataset=dataset, model=model, hparams=hparams, seed=seed,
+                        run_dir=str(run_dir) if run_dir else None, device="cpu", train_seconds=100.0 + seed,
+                        provenance={"study": "fixture", "command": f"pytest {root}/tests/leaderboard"})
                 rng = np.random.default_rng(1000 * c + seed + (0 if dataset == "sprites" else 50))
                 skip = ("irs",) if model == "vae" else ()
                 store.record_evaluation(run_id, synthetic_evaluation(
-                    quality, rng, protocol="fast", seed=0, n_factors=n_factors, factor_names=names, skip=skip))
+                    quality, rng, track=f"{dataset}-fast", n_factors=n_factors, factor_names=names, skip=skip))
                 store.record_training(run_id, {"reconstruction": 40.0 - 20.0 * quality + rng.normal(0, 1.0),
                                                "kl": 10.0 + 20.0 * quality, "loss": 60.0})
                 run_ids.append(run_id)
-    # Extra evaluations: a second evaluation seed, and a second protocol for two runs.
     rng = np.random.default_rng(7)
+    # The same model and sizes, another training: a batch size of 16, or 3,000 steps. Ad hoc, a row each.
+    for run_id, training in (("sprites-beta_vae-beta4-batch16-s0", {**STUDY_TRAINING, "batch_size": 16}),
+                             ("sprites-beta_vae-beta16-short-s0", {**STUDY_TRAINING, "steps": 3000})):
+        run_ids.append(_record(store, run_id, model="beta_vae", hparams={"beta": float(run_id.split("-")[2][4:])},
+                               training=training))
+        store.record_evaluation(run_id, synthetic_evaluation(0.5, rng, track="sprites-fast", n_factors=5,
+                                                             factor_names=SPRITES_FACTORS))
+    # The quickstart track: two live seeds at its training length, and a baseline declaring 600 steps.
+    for seed in range(2):
+        run_ids.append(_record(store, f"live-s{seed}", model="beta_vae", hparams={"beta": 4.0}, seed=seed,
+                               training=tracks.QUICKSTART_TRAINING, name=f"sprites-beta_vae-beta4-seed{seed} (live)"))
+        store.record_evaluation(f"live-s{seed}", synthetic_evaluation(0.4, rng, track="quickstart", n_factors=5,
+                                                                      factor_names=SPRITES_FACTORS,
+                                                                      collapsed=seed == 1))
+    run_ids.append(_record(store, "baseline-beta_tc_vae", model="beta_tc_vae", hparams={"beta": 6.0}, kind="baseline",
+                           training={"steps": 600, "batch_size": 64, "learning_rate": 1e-3},
+                           provenance={"file": "/opt/factorbench/baselines/x.jaxexport"}))
+    store.record_evaluation("baseline-beta_tc_vae", synthetic_evaluation(0.45, rng, track="quickstart", n_factors=5,
+                                                                         factor_names=SPRITES_FACTORS))
+    # Extra evaluations: other sample sizes and a second evaluation seed (both ad hoc), and the dlib track.
     store.record_evaluation("sprites-factor_vae-gamma40-s0", synthetic_evaluation(
-        0.7, rng, protocol="fast", seed=1, n_factors=5, factor_names=SPRITES_FACTORS))
+        0.7, rng, seed=1, n_factors=5, factor_names=SPRITES_FACTORS, sizes=tracks.get("sprites-fast").sizes))
+    store.record_evaluation("sprites-factor_vae-gamma40-s1", synthetic_evaluation(
+        0.7, rng, n_factors=5, factor_names=SPRITES_FACTORS, sizes={"train": 512, "test": 256}))
     for run_id, quality in (("sprites-beta_vae-beta4-s0", 0.55), ("sprites-factor_vae-gamma10-s0", 0.6)):
-        store.record_evaluation(run_id, synthetic_evaluation(quality, rng, protocol="dlib", seed=0, n_factors=5,
+        store.record_evaluation(run_id, synthetic_evaluation(quality, rng, track="sprites-dlib", n_factors=5,
                                                              factor_names=SPRITES_FACTORS))
     store.record_evaluation("sprites-beta_vae-beta4-s0", synthetic_evaluation(
-        0.5, rng, protocol="fast", seed=0, n_factors=5, factor_names=SPRITES_FACTORS), representation="sampled")
+        0.5, rng, track="sprites-fast", n_factors=5, factor_names=SPRITES_FACTORS), representation="sampled")
     # A run still training: it has a page but no place in the tables.
     store.record_run({"run_id": "sprites-beta_vae-beta4-s3", "dataset": "sprites", "model": "beta_vae",
                       "hparams": {"beta": 4.0}, "seed": 3, "steps": 300000, "status": "running"})
     store.record_training("sprites-beta_vae-beta4-s3", {"reconstruction": 99.0, "kl": 1.0, "loss": 100.0})
     run_ids.append("sprites-beta_vae-beta4-s3")
-    # A trusted-code submission (two seeds) and a baseline.
+    # A trusted-code submission (two seeds, declared metadata) and a shortened baseline, both on sprites-fast.
     for seed in range(2):
         run_id = f"sub-mymodel-s{seed}"
-        store.record_run({"run_id": run_id, "name": f"mymodel-s{seed}", "dataset": "sprites", "model": "mymodel",
-                          "seed": seed, "kind": "submission", "trusted_code": True,
-                          "provenance": {"submitted": "python:mypkg.encoders:encode"}})
-        store.record_evaluation(run_id, synthetic_evaluation(0.65, np.random.default_rng(90 + seed), protocol="fast",
-                                                             seed=0, n_factors=5, factor_names=SPRITES_FACTORS))
+        store.record_run({"run_id": run_id, "name": f"mymodel-s{seed}", "dataset": "sprites",
+                          "dataset_version": "1.0.0", "model": "mymodel", "seed": seed, "kind": "submission",
+                          "trusted_code": True,
+                          "submitter": {"authors": ["A. Author", "B. Author"], "training_steps": 50000,
+                                        "paper_url": "https://example.org/paper", "framework": "pytorch"},
+                          "provenance": {"submitted": "python:mypkg.encoders:encode",
+                                         "artefact": "/home/someone/models/encoder.onnx"}})
+        store.record_evaluation(run_id, synthetic_evaluation(0.65, np.random.default_rng(90 + seed),
+                                                             track="sprites-fast", n_factors=5,
+                                                             factor_names=SPRITES_FACTORS))
         run_ids.append(run_id)
-    store.record_run({"run_id": "baseline-pca", "name": "pca", "dataset": "sprites", "model": "pca", "seed": 0,
-                      "kind": "baseline"})
-    store.record_evaluation("baseline-pca", synthetic_evaluation(0.2, np.random.default_rng(99), protocol="fast",
-                                                                 seed=0, n_factors=5, factor_names=SPRITES_FACTORS))
-    run_ids.append("baseline-pca")
+    run_ids.append(_record(store, "baseline-pca", model="pca", name="pca", kind="baseline",
+                           training={"steps": 600}))
+    store.record_evaluation("baseline-pca", synthetic_evaluation(0.2, np.random.default_rng(99), track="sprites-fast",
+                                                                 n_factors=5, factor_names=SPRITES_FACTORS))
     return store, run_ids

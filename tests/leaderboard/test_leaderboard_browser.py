@@ -42,10 +42,37 @@ def test_every_kind_of_page_loads_without_console_errors(page, site):
     _shot(page, "index")
     page.goto((site / "datasets" / "sprites" / "agreement.html").as_uri())
     images = page.locator("figure img")
-    assert images.count() == 3
+    assert images.count() == 4  # sprites-fast: correlation and two violin figures; quickstart: correlation
     for i in range(images.count()):  # each figure actually decoded (a broken PNG has naturalWidth 0)
         assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 200")
     _shot(page, "agreement")
+    assert page.problems == []
+
+
+def test_index_cross_dataset_view_and_a_track_page_with_its_distributions(page, site):
+    page.goto((site / "index.html").as_uri())
+    cross = page.locator("table.cross[data-family=study-fast]")
+    assert cross.locator("thead th").all_inner_texts() == ["Method", "sprites", "xysquares"]
+    methods = cross.locator("tbody th").all_inner_texts()
+    assert {"beta_vae", "factor_vae", "mymodel", "dip_vae_i"} <= set(methods)
+    page.locator("#across-datasets").scroll_into_view_if_needed()
+    _shot(page, "index-across-datasets")
+    link = cross.locator("tbody tr", has_text="factor_vae").locator("a").first
+    link.click()
+    page.wait_for_url("**/tracks/sprites-fast-*/index.html*")
+    assert page.locator("h1").inner_text().startswith("Track sprites-fast v1")
+    strips = page.locator("table.strips")
+    rows = page.locator("#board-1 tbody tr").count()
+    assert strips.locator("thead th").count() == 1 + 8  # one axis per ranked metric
+    assert strips.locator("svg.strip").count() == rows * 8
+    first = strips.locator("tbody tr").first.locator("svg.strip").first
+    box = first.bounding_box()
+    assert box["width"] > 100 and box["height"] >= 12
+    dots = first.locator("circle.dot")
+    assert dots.count() == 3 and len({d.evaluate("c => c.getAttribute('cx')") for d in dots.all()}) > 1
+    assert "seed" in dots.first.locator("title").text_content()
+    assert page.locator("table.contract th", has_text="sample_sizes.train").count() == 1
+    _shot(page, "track-sprites-fast")
     assert page.problems == []
 
 
@@ -76,12 +103,11 @@ def test_filter_and_hide_shortened(page, site):
     assert rows.count() == 8 and controls.locator(".count").inner_text() == "8 rows"
     controls.locator("input.filter").fill("beta_vae")
     assert page.locator("#board-1 tbody tr:visible").count() == 3
-    controls.locator("input.hide-shortened").check()
-    assert page.locator("#board-1 tbody tr:visible").count() == 2
-    assert controls.locator(".count").inner_text() == "2 of 8 rows"
-    assert page.locator("#board-1 tbody tr:visible .badge.shortened").count() == 0
     controls.locator("input.filter").fill("")
+    controls.locator("input.hide-shortened").check()  # the shortened baseline
     assert page.locator("#board-1 tbody tr:visible").count() == 7
+    assert controls.locator(".count").inner_text() == "7 of 8 rows"
+    assert page.locator("#board-1 tbody tr:visible .badge.shortened").count() == 0
     assert page.problems == []
 
 
