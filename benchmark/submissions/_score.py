@@ -67,7 +67,7 @@ def submit(artefact: str | Path, dataset: Any, *, name: str, track: str | None =
     """
     name = check_name(name)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise SubmissionError(f"--seed must be an integer from 0 to {2**32 - 1}, got {seed!r}")
+        raise SubmissionError(f"the evaluation seed must be an integer from 0 to {2**32 - 1}, got {seed!r}")
     if representation not in REPRESENTATIONS:
         raise SubmissionError(f"representation must be one of {', '.join(REPRESENTATIONS)}, got {representation!r}")
     declared = _submitter(submitter)

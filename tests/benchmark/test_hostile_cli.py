@@ -33,7 +33,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE / "bad_artefacts"))  # python: specs are imported by name in the encoder's process
 make = importlib.import_module("make")
 
-SUBMIT = ("submit", "--dataset", "identity", "--protocol", "fast", "--metrics", "mig", "--no-progress")
+SUBMIT = ("submit", "--dataset", "identity", "--metrics", "mig", "--no-progress")
 TRAIN = ("train", "--dataset", "identity", "--architecture", "fc", "--steps", "4", "--batch-size", "8",
          "--log-every", "2", "--checkpoint-every", "2", "--no-progress")
 
@@ -84,7 +84,9 @@ CASES = [
     submit("flag_max_file_mb_zero", "{d}/good.onnx", "--max-file-mb must be", "--max-file-mb", "0"),
     submit("flag_time_limit_negative", "{d}/good.onnx", "--time-limit must be", "--time-limit", "-5"),
     submit("flag_load_timeout_huge", "{d}/good.onnx", "--load-timeout must be", "--load-timeout", "1e12"),
-    submit("flag_seed_negative", "{d}/good.onnx", "--seed must be", "--seed", "-1"),
+    submit("flag_training_steps_negative", "{d}/good.onnx", "--training-steps must be", "--training-steps", "-5"),
+    submit("track_unknown", "{d}/good.onnx", "unknown track", "--track", "nosuch-fast"),
+    submit("track_of_another_dataset", "{d}/good.onnx", "is for dataset sprites", "--track", "sprites-fast"),
     # --- titles
     submit("name_100000_characters", "{d}/good.onnx", "at most 120", name="x" * 100_000),
     submit("name_escape_sequence", "{d}/good.onnx", "control character U+001B", name="\x1b[31mred"),
@@ -135,7 +137,8 @@ CASES = [
          "2 to 64 columns"),
     Case("submit_unknown_metric", (*SUBMIT[:-3], "--metrics", "mig,nosuch", "--no-progress", "{d}/good.onnx",
                                    "--name", "m", "--results", "{db}"), "unknown metric(s) nosuch", 5.0),
-    submit("usage_seed_not_an_integer", "{d}/good.onnx", "argument --seed: invalid int value", "--seed", "1e3"),
+    submit("usage_parameters_not_an_integer", "{d}/good.onnx", "argument --parameters: invalid int value",
+           "--parameters", "1e3"),
     submit("usage_limit_not_a_number", "{d}/good.onnx", "invalid float value", "--max-ms-per-image", "fast"),
     train("usage_unknown_architecture", "beta_vae", "invalid choice: 'cnn'", "--architecture", "cnn"),
     Case("usage_unknown_command", ("trian", "--dataset", "identity"), "invalid choice: 'trian'", 5.0),
