@@ -225,7 +225,7 @@ def test_feed_renders_on_device_holds_small_datasets_whole_and_redraws_pools_of_
     from factorbench.models.step import Feed
 
     feed = Feed(datasets.load("sprites_color"), 4)
-    x = jax.jit(feed.sample)(jax.random.PRNGKey(0), feed.data(0))
+    x = jax.jit(feed.sample)(jax.random.PRNGKey(0), feed.data(0))["x"]
     assert feed.description == "device renderer" and x.shape == (4, 64, 64, 3) and x.dtype == jnp.float32
     assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0 and float(x.max()) > 0.4
 
@@ -253,7 +253,7 @@ def test_feed_renders_on_device_holds_small_datasets_whole_and_redraws_pools_of_
     np.testing.assert_array_equal(np.asarray(feed.data(1)), first)
     assert not np.array_equal(first, second)
     np.testing.assert_array_equal(np.asarray(fresh.data(3)), second)  # pool 1 without pool 0 before it
-    batch = np.asarray(jax.jit(feed.sample)(jax.random.PRNGKey(1), feed.data(2))) * 255
+    batch = np.asarray(jax.jit(feed.sample)(jax.random.PRNGKey(1), feed.data(2))["x"]) * 255
     assert all((np.abs(second.astype(np.float32) - image).max(axis=(1, 2, 3)) < 1e-3).any() for image in batch)
 
 
