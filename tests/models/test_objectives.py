@@ -110,7 +110,8 @@ def call(name, batch, step=0, **hparams):
 
 def test_registry_names_kinds_and_study_grid():
     assert objectives.names() == ["ae", "vae", "beta_vae", "annealed_vae", "factor_vae", "beta_tc_vae", "dip_vae_i",
-                                  "dip_vae_ii", "qlae", "qlvae"]  # fmt: skip
+                                  "dip_vae_ii", "qlae", "qlvae", "ada_gvae", "ada_ml_vae", "gvae_labels",
+                                  "ml_vae_labels"]  # fmt: skip
     kinds = {name: spec.kind for name, spec in OBJECTIVES.items()}
     assert kinds["ae"] == "ae" and kinds["factor_vae"] == "factor_vae"
     assert kinds["qlae"] == kinds["qlvae"] == "quantized"
