@@ -159,7 +159,8 @@ def test_every_hyperparameter_declares_its_domain_beside_its_default(name):
     assert set(spec.domains) == set(spec.defaults)
     for hp, domain in spec.domains.items():
         assert domain.contains(spec.defaults[hp])
-        for bad in (float("nan"), float("inf"), -1.0, domain.high * 10):
+        # below the domain: a negative weight for most (-1 is a pair objective's k sentinel, "draw the count")
+        for bad in (float("nan"), float("inf"), min(-1.0, domain.low - 1.0), domain.high * 10):
             with pytest.raises(ValueError, match=f"{hp}=.* is outside its domain"):
                 spec.hparams(**{hp: bad})
     study = STUDY_VALUES.get(name, [])
