@@ -77,14 +77,18 @@ def batch_sampler(render: Callable | None, factor_sizes, batch_size: int, bases=
 def pair_sampler(render: Callable | None, factor_sizes, batch_size: int, bases=None) -> Callable:
     """`sample(key, data, k) -> {"x": (2B, ...) the B first observations then their B partners, "label": (B,)}`.
 
-    The partners share all factors but 1 or k resampled ones (`factorbench.datasets.pairs`). Rendered on the device,
-    or read from a dataset held whole in index order (`bases`: its mixed-radix index weights); pooled datasets have
-    no factor-addressable images on the device and are refused by `Feed`.
+    The partners share all factors but 1 or k resampled ones (`factorbench.datasets.pairs`). Rendered on the device;
+    or read from a dataset held whole in index order (`bases`: its mixed-radix index weights); or, with neither,
+    drawn from a pool of pairs `{"x": (2P, ...) firsts then partners, "label": (P,)}` (`pair_pool`).
     """
     sizes = jnp.asarray(factor_sizes, jnp.int32)
     weights = None if bases is None else jnp.asarray(bases, jnp.int32)
 
-    def sample(key: jax.Array, data: jax.Array, k: jax.Array) -> dict:
+    def sample(key: jax.Array, data, k: jax.Array) -> dict:
+        if render is None and weights is None:  # a pool of pairs drawn on the host (with the pool's fixed k)
+            idx = jax.random.randint(key, (batch_size,), 0, data["label"].shape[0])
+            images = jnp.concatenate([data["x"][idx], data["x"][data["label"].shape[0] + idx]])
+            return {"x": images.astype(jnp.float32) / 255.0, "label": data["label"][idx]}
         k_factors, k_pairs, k_render = jax.random.split(key, 3)
         first = jax.random.randint(k_factors, (batch_size, sizes.shape[0]), 0, sizes)
         second, label = resample_factors(k_pairs, first, sizes, k)
@@ -95,8 +99,25 @@ def pair_sampler(render: Callable | None, factor_sizes, batch_size: int, bases=N
     return sample
 
 
-# ObjectiveSpec.batches -> (sampler factory, whether it reads images by their factors, which pools cannot serve)
-SAMPLERS: dict[str, tuple[Callable, bool]] = {"single": (batch_sampler, False), "pairs": (pair_sampler, True)}
+def single_pool(dataset, size: int, number: int) -> np.ndarray:
+    """Pool `number` of single observations: `size` uniform draws from the whole dataset (uint8 images)."""
+    return dataset.sample(size, np.random.default_rng([0, number]))[1]
+
+
+def pair_pool(dataset, size: int, number: int, k: int) -> dict:
+    """Pool `number` of pairs: `size` uniform first observations and their partners with 1 or k factors resampled
+    (the same `resample_factors` as on the device, keyed by the pool's number), rendered on the host."""
+    rng = np.random.default_rng([0, number])
+    first = dataset.sample_factors(size, rng)
+    second, label = resample_factors(jax.random.fold_in(jax.random.PRNGKey(0), number), first,
+                                     dataset.factor_sizes, k)
+    images = dataset.images(np.concatenate([first, np.asarray(second, np.int64)]), rng)
+    return {"x": images, "label": np.asarray(label)}
+
+
+# ObjectiveSpec.batches -> (sampler factory, pool reader `read(dataset, size, number, **batch hyperparameters)`)
+SAMPLERS: dict[str, tuple[Callable, Callable]] = {"single": (batch_sampler, single_pool),
+                                                  "pairs": (pair_sampler, pair_pool)}
 
 
 class Feed:
@@ -117,12 +138,14 @@ class Feed:
       run and of the member alone. (dlib draws every batch from the whole dataset. Here too every image of a
       batch is a uniform draw from the whole dataset; within one pool's updates an image may come back.)
 
-    `batches` is the objective's `ObjectiveSpec.batches`: "single" observations, or "pairs" (`pair_sampler`), which
-    need the renderer or the dataset held whole (a pool's images cannot be looked up by their factors).
+    `batches` is the objective's `ObjectiveSpec.batches`: "single" observations, or "pairs" (`pair_sampler`). Pairs
+    from a renderer or a dataset held whole are drawn on the device with each member's k; pools hold pairs drawn
+    on the host (`pair_pool`), so there the members' `batch_hparams` ({"k": [one value per member]}) must agree.
     """
 
     def __init__(self, dataset, batch_size: int, *, call_steps: int = 1, pool_size: int | None = None,
-                 updates: int | None = None, progress: bool = False, batches: str = "single"):
+                 updates: int | None = None, progress: bool = False, batches: str = "single",
+                 batch_hparams: dict | None = None):
         import threading
 
         self.dataset, self.batch_size = dataset, int(batch_size)
@@ -138,7 +161,7 @@ class Feed:
             render = None
         if batches not in SAMPLERS:
             raise ValueError(f"unknown batch kind {batches!r}; choose one of {', '.join(SAMPLERS)}")
-        factory, by_factors = SAMPLERS[batches]
+        factory, self._pool_reader = SAMPLERS[batches]
         self.renders = render is not None
         self._placeholder = jnp.zeros((0,), jnp.uint8)
         image_bytes = dataset.num_observations * int(np.prod(dataset.observation_shape))
@@ -152,11 +175,15 @@ class Feed:
             self.refresh_steps = -(-per_pool // call_steps) * call_steps
             self.description = (f"device pools of {self._pool_size:,} images drawn from the whole dataset, a new one "
                                 f"every {self.refresh_steps:,} updates")
-            if by_factors:
-                raise ValueError(f"{dataset.name} is read in pools ({image_bytes / 2**20:,.0f} MiB of images, more "
-                                 f"than the {whole_bytes() / 2**20:,.0f} MiB held whole here) and {batches} cannot "
-                                 "be drawn from pools; train it on an accelerator or choose a rendered dataset")
-        self.sample = factory(render, dataset.factor_sizes, self.batch_size, dataset._bases())
+            self._pool_hparams = {}
+            for name, values in (batch_hparams or {}).items():
+                if len(set(values)) != 1:
+                    raise ValueError(f"{dataset.name} is read in pools, which hold {batches} drawn on the host with "
+                                     f"one {name}: the members must share it (got {name} = {sorted(set(values))}); "
+                                     f"train each {name} separately")
+                self._pool_hparams[name] = values[0]
+        whole = self.refresh_steps is None and not self.renders
+        self.sample = factory(render, dataset.factor_sizes, self.batch_size, dataset._bases() if whole else None)
 
     def data(self, step: int) -> jax.Array:
         """The `data` argument of a compiled call whose first update is `step`."""
@@ -186,7 +213,7 @@ class Feed:
         with self._lock:
             if self.refresh_steps is None:
                 return self._read_whole()
-            return self.dataset.sample(self._pool_size, np.random.default_rng([0, number]))[1]
+            return self._pool_reader(self.dataset, self._pool_size, number, **self._pool_hparams)
 
     def _read_whole(self) -> np.ndarray:
         ds = self.dataset

@@ -94,11 +94,42 @@ def test_pair_batches_render_both_observations_from_the_dataset():
         np.testing.assert_array_equal(np.asarray(batch["label"]), np.asarray(label))
 
 
-def test_pairs_are_refused_on_pooled_datasets_with_one_clear_line():
+def test_pooled_datasets_serve_pairs_drawn_on_the_host_with_the_members_shared_k(monkeypatch):
+    from factorbench.models import step
     from factorbench.models.step import Feed
 
-    with pytest.raises(ValueError, match="read in pools .* pairs cannot be drawn from pools"):
-        Feed(datasets.load("sprites_noshape"), 4, batches="pairs")
+    monkeypatch.setattr(step, "whole_bytes", lambda: 0)  # too big to hold whole: pools
+    ds = datasets.load("identity", factor_sizes=(3, 4, 5))
+
+    def no_renderer():
+        raise NotImplementedError("no renderer")
+
+    ds.device_renderer = no_renderer
+    with pytest.raises(ValueError, match=r"members must share it \(got k = \[-1, 1\]\)"):
+        Feed(ds, 4, pool_size=8, batches="pairs", batch_hparams={"k": [1, -1]})
+    feed = Feed(ds, 4, pool_size=8, batches="pairs", batch_hparams={"k": [1, 1]})
+    assert feed.refresh_steps == 2
+    pool = feed.data(0)
+    images, label = np.asarray(pool["x"]), np.asarray(pool["label"])
+    assert images.shape == (16, 64, 64, 1) and label.shape == (8,)
+    # the pool's pairs follow the same dynamics as on the device: partners differ in the labelled factor at most
+    rng = np.random.default_rng([0, 0])
+    first = ds.sample_factors(8, rng)
+    second, want_label = resample_factors(jax.random.fold_in(jax.random.PRNGKey(0), 0), first, ds.factor_sizes, 1)
+    np.testing.assert_array_equal(label, np.asarray(want_label))
+    np.testing.assert_array_equal(images, ds.images(np.concatenate([first, np.asarray(second)])))
+    differ = first != np.asarray(second)
+    assert differ.sum(axis=1).max() <= 1 and np.array_equal(differ.sum(axis=1), differ[np.arange(8), label])
+    # a batch is made of pool pairs, kept together
+    batch = jax.jit(feed.sample)(jax.random.PRNGKey(5), pool, jnp.int32(1))
+    x = np.asarray(batch["x"]) * 255
+    for i in range(4):
+        rows = [j for j in range(8)
+                if np.abs(images[j] - x[i]).max() < 1e-3 and np.abs(images[8 + j] - x[4 + i]).max() < 1e-3]
+        assert rows and label[rows[0]] == int(batch["label"][i])
+    # pool 1 depends on its number only
+    alone = Feed(ds, 4, pool_size=8, batches="pairs", batch_hparams={"k": [1]})
+    np.testing.assert_array_equal(np.asarray(alone.data(2)["x"]), np.asarray(feed.data(3)["x"]))
 
 
 # ---------------------------------------------------------------------------------------------- aggregation by hand
