@@ -261,7 +261,8 @@ def train_ensemble(
             per_compiled = 2 if per_call % 2 == 0 and updates % 2 == 0 else 1
         else:
             per_compiled = per_call
-        feed = Feed(ds, batch_size, call_steps=per_compiled, updates=updates, progress=progress)
+        feed = Feed(ds, batch_size, call_steps=per_compiled, updates=updates, progress=progress,
+                    batches=spec.batches, batch_hparams={name: [h[name] for h in full] for name in spec.batch_params})
         data_source = feed.description
         member_keys = [jax.random.split(jax.random.PRNGKey(s)) for s in seeds]  # (init, train) per member
         built = [vae.build(mdef, k[0]) for k in member_keys]

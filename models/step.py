@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from factorbench.datasets.pairs import resample_factors
 from factorbench.models import vae
 from factorbench.models.objectives import DISCRIMINATOR_OPTIMIZER, ObjectiveSpec
 
@@ -55,19 +56,68 @@ def default_strategy() -> str:
 
 
 # ------------------------------------------------------------------------------------------------ data
-def batch_sampler(render: Callable | None, factor_sizes, batch_size: int) -> Callable:
-    """`sample(key, data) -> images (B, 64, 64, C) float32 in [0, 1]`, drawn on the device (see `Feed`)."""
+# A batch is a dict: "x" the images (B, 64, 64, C) float32 in [0, 1] the objective reconstructs, plus the extra
+# inputs of pair objectives ("label"). Samplers are `sample(key, data, **batch_hparams) -> batch`, drawn on the device.
+def batch_sampler(render: Callable | None, factor_sizes, batch_size: int, bases=None) -> Callable:
+    """`sample(key, data) -> {"x": images}` of single observations (see `Feed`); `bases` is unused."""
+    del bases  # single observations are drawn by index; only pairs address images by their factors
     sizes = jnp.asarray(factor_sizes, jnp.int32)
 
-    def sample(key: jax.Array, data: jax.Array) -> jax.Array:
+    def sample(key: jax.Array, data: jax.Array) -> dict:
         if render is not None:
             k_factors, k_render = jax.random.split(key)
             factors = jax.random.randint(k_factors, (batch_size, sizes.shape[0]), 0, sizes)
-            return render(factors, k_render).astype(jnp.float32) / 255.0
+            return {"x": render(factors, k_render).astype(jnp.float32) / 255.0}
         idx = jax.random.randint(key, (batch_size,), 0, data.shape[0])
-        return data[idx].astype(jnp.float32) / 255.0
+        return {"x": data[idx].astype(jnp.float32) / 255.0}
 
     return sample
+
+
+def pair_sampler(render: Callable | None, factor_sizes, batch_size: int, bases=None) -> Callable:
+    """`sample(key, data, k) -> {"x": (2B, ...) the B first observations then their B partners, "label": (B,)}`.
+
+    The partners share all factors but 1 or k resampled ones (`factorbench.datasets.pairs`). Rendered on the device;
+    or read from a dataset held whole in index order (`bases`: its mixed-radix index weights); or, with neither,
+    drawn from a pool of pairs `{"x": (2P, ...) firsts then partners, "label": (P,)}` (`pair_pool`).
+    """
+    sizes = jnp.asarray(factor_sizes, jnp.int32)
+    weights = None if bases is None else jnp.asarray(bases, jnp.int32)
+
+    def sample(key: jax.Array, data, k: jax.Array) -> dict:
+        if render is None and weights is None:  # a pool of pairs drawn on the host (with the pool's fixed k)
+            idx = jax.random.randint(key, (batch_size,), 0, data["label"].shape[0])
+            images = jnp.concatenate([data["x"][idx], data["x"][data["label"].shape[0] + idx]])
+            return {"x": images.astype(jnp.float32) / 255.0, "label": data["label"][idx]}
+        k_factors, k_pairs, k_render = jax.random.split(key, 3)
+        first = jax.random.randint(k_factors, (batch_size, sizes.shape[0]), 0, sizes)
+        second, label = resample_factors(k_pairs, first, sizes, k)
+        factors = jnp.concatenate([first, second])
+        images = render(factors, k_render) if render is not None else data[factors @ weights]
+        return {"x": images.astype(jnp.float32) / 255.0, "label": label}
+
+    return sample
+
+
+def single_pool(dataset, size: int, number: int) -> np.ndarray:
+    """Pool `number` of single observations: `size` uniform draws from the whole dataset (uint8 images)."""
+    return dataset.sample(size, np.random.default_rng([0, number]))[1]
+
+
+def pair_pool(dataset, size: int, number: int, k: int) -> dict:
+    """Pool `number` of pairs: `size` uniform first observations and their partners with 1 or k factors resampled
+    (the same `resample_factors` as on the device, keyed by the pool's number), rendered on the host."""
+    rng = np.random.default_rng([0, number])
+    first = dataset.sample_factors(size, rng)
+    second, label = resample_factors(jax.random.fold_in(jax.random.PRNGKey(0), number), first,
+                                     dataset.factor_sizes, k)
+    images = dataset.images(np.concatenate([first, np.asarray(second, np.int64)]), rng)
+    return {"x": images, "label": np.asarray(label)}
+
+
+# ObjectiveSpec.batches -> (sampler factory, pool reader `read(dataset, size, number, **batch hyperparameters)`)
+SAMPLERS: dict[str, tuple[Callable, Callable]] = {"single": (batch_sampler, single_pool),
+                                                  "pairs": (pair_sampler, pair_pool)}
 
 
 class Feed:
@@ -87,10 +137,15 @@ class Feed:
       depends on (dataset, k) only, so a resumed run and an ensemble member see the pools of the uninterrupted
       run and of the member alone. (dlib draws every batch from the whole dataset. Here too every image of a
       batch is a uniform draw from the whole dataset; within one pool's updates an image may come back.)
+
+    `batches` is the objective's `ObjectiveSpec.batches`: "single" observations, or "pairs" (`pair_sampler`). Pairs
+    from a renderer or a dataset held whole are drawn on the device with each member's k; pools hold pairs drawn
+    on the host (`pair_pool`), so there the members' `batch_hparams` ({"k": [one value per member]}) must agree.
     """
 
     def __init__(self, dataset, batch_size: int, *, call_steps: int = 1, pool_size: int | None = None,
-                 updates: int | None = None, progress: bool = False):
+                 updates: int | None = None, progress: bool = False, batches: str = "single",
+                 batch_hparams: dict | None = None):
         import threading
 
         self.dataset, self.batch_size = dataset, int(batch_size)
@@ -104,7 +159,9 @@ class Feed:
             render = dataset.device_renderer()
         except NotImplementedError:
             render = None
-        self.sample = batch_sampler(render, dataset.factor_sizes, self.batch_size)
+        if batches not in SAMPLERS:
+            raise ValueError(f"unknown batch kind {batches!r}; choose one of {', '.join(SAMPLERS)}")
+        factory, self._pool_reader = SAMPLERS[batches]
         self.renders = render is not None
         self._placeholder = jnp.zeros((0,), jnp.uint8)
         image_bytes = dataset.num_observations * int(np.prod(dataset.observation_shape))
@@ -118,6 +175,15 @@ class Feed:
             self.refresh_steps = -(-per_pool // call_steps) * call_steps
             self.description = (f"device pools of {self._pool_size:,} images drawn from the whole dataset, a new one "
                                 f"every {self.refresh_steps:,} updates")
+            self._pool_hparams = {}
+            for name, values in (batch_hparams or {}).items():
+                if len(set(values)) != 1:
+                    raise ValueError(f"{dataset.name} is read in pools, which hold {batches} drawn on the host with "
+                                     f"one {name}: the members must share it (got {name} = {sorted(set(values))}); "
+                                     f"train each {name} separately")
+                self._pool_hparams[name] = values[0]
+        whole = self.refresh_steps is None and not self.renders
+        self.sample = factory(render, dataset.factor_sizes, self.batch_size, dataset._bases() if whole else None)
 
     def data(self, step: int) -> jax.Array:
         """The `data` argument of a compiled call whose first update is `step`."""
@@ -147,7 +213,7 @@ class Feed:
         with self._lock:
             if self.refresh_steps is None:
                 return self._read_whole()
-            return self.dataset.sample(self._pool_size, np.random.default_rng([0, number]))[1]
+            return self._pool_reader(self.dataset, self._pool_size, number, **self._pool_hparams)
 
     def _read_whole(self) -> np.ndarray:
         ds = self.dataset
@@ -208,21 +274,29 @@ class Program:
     def keys(self, member_key: jax.Array, step: jax.Array) -> tuple[jax.Array, ...]:
         return tuple(jax.random.split(jax.random.fold_in(member_key, step), 3))
 
-    def loss(self, model_params, other_params, x, step, key, hparams):
+    def loss(self, model_params, other_params, batch, step, key, hparams):
         params = {**other_params, "model": model_params}
-        out = vae.forward(self.mdef, self.graphs, params, x, key)
+        x = batch["x"]
+        extras = {name: value for name, value in batch.items() if name != "x"}
+        posterior = self.spec.posterior and functools.partial(self.spec.posterior, **extras)
+        out = vae.forward(self.mdef, self.graphs, params, x, key, posterior=posterior)
         loss, aux = self.spec.loss(x, out["logits"], out["mean"], out["logvar"], out["z"], step,
                                    **out["inputs"], **hparams, **self.static_hparams)
         return loss, (aux, out["z"])
+
+    def draw(self, key: jax.Array, data: jax.Array, hparams: dict) -> dict:
+        """One batch for a member with hyperparameters `hparams` (pairs take theirs, e.g. k, from it)."""
+        every = {**hparams, **self.static_hparams}
+        return self.sample(key, data, **{name: every[name] for name in self.spec.batch_params})
 
     def update(self, state: dict, member_key: jax.Array, hparams: dict, step: jax.Array,
                data: jax.Array) -> tuple[dict, dict]:
         """One real update of one member at 0-based update `step`: (new state, aux scalars)."""
         k_data, k_eps, k_perm = self.keys(member_key, step)
-        x = self.sample(k_data, data)
+        batch = self.draw(k_data, data, hparams)
         params = state["params"]
         others = {k: v for k, v in params.items() if k != "model"}
-        grads, (aux, z) = jax.grad(self.loss, has_aux=True)(params["model"], others, x, step, k_eps, hparams)
+        grads, (aux, z) = jax.grad(self.loss, has_aux=True)(params["model"], others, batch, step, k_eps, hparams)
         updates, opt = self.tx.update(grads, state["opt"], params["model"])
         new_params = {**params, "model": optax.apply_updates(params["model"], updates)}
         new_state = {**state, "opt": opt}
@@ -296,9 +370,9 @@ class Program:
         """Objective terms averaged over `batches` fresh batches (dlib's post-training evaluation, shortened)."""
         def one(k):
             k_data, k_eps = jax.random.split(k)
-            x = self.sample(k_data, data)
+            batch = self.draw(k_data, data, hparams)
             others = {k2: v for k2, v in params.items() if k2 != "model"}
-            _, (aux, _) = self.loss(params["model"], others, x, step, k_eps, hparams)
+            _, (aux, _) = self.loss(params["model"], others, batch, step, k_eps, hparams)
             return aux
 
         aux = jax.lax.map(one, jax.random.split(key, batches))

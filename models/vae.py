@@ -17,6 +17,7 @@ How each objective kind is wired (the objectives themselves are in `factorbench.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -116,14 +117,19 @@ def discriminate(graphs: Graphs, disc_params: Any, z: jax.Array) -> jax.Array:
     return nnx.merge(graphs.discriminator, disc_params)(z)
 
 
-def forward(mdef: ModelDef, graphs: Graphs, params: dict, x: jax.Array, key: jax.Array | None) -> dict:
+def forward(mdef: ModelDef, graphs: Graphs, params: dict, x: jax.Array, key: jax.Array | None, *,
+            posterior: Callable | None = None) -> dict:
     """One forward pass: the objective's positional inputs and its extra keyword inputs.
 
     Returns {"logits", "mean", "logvar", "z", "inputs": {extra keyword inputs}}. `key` draws eps; None
-    uses the mean (eps = 0), as for evaluation-time reconstructions.
+    uses the mean (eps = 0), as for evaluation-time reconstructions. `posterior(mean, logvar) -> (mean, logvar)`
+    replaces the encoder's posterior before z is drawn (pair objectives share parts of it between the two images);
+    "mean" and "logvar" are then the replaced ones.
     """
     model = nnx.merge(graphs.model, params["model"])
     mean, logvar = model.encoder(x)
+    if posterior is not None:
+        mean, logvar = posterior(mean, logvar)
     inputs: dict[str, jax.Array] = {}
     centre = mean
     if mdef.quantize:

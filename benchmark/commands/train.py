@@ -63,7 +63,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                             description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", required=True, help="dataset name (factorbench datasets list)")
     parser.add_argument("--model", required=True, help="objective: ae, vae, beta_vae, annealed_vae, factor_vae, "
-                        "beta_tc_vae, dip_vae_i, dip_vae_ii, qlae, qlvae")
+                        "beta_tc_vae, dip_vae_i, dip_vae_ii, qlae, qlvae; on pairs of images (weak "
+                        "supervision): ada_gvae, ada_ml_vae, gvae_labels, ml_vae_labels")
     parser.add_argument("--seeds", default="0", help="seeds: a range 0-9 or a list 0,3,5 (default 0)")
     parser.add_argument("--steps", type=int, default=300_000, help="updates per model (default 300000, the study's)")
     parser.add_argument("--out", default="runs", help="parent folder of the run directories")

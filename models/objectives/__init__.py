@@ -34,8 +34,14 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from factorbench.models.objectives import ada_gvae as _ada_gvae
+from factorbench.models.objectives import ada_ml_vae as _ada_ml_vae
+from factorbench.models.objectives import gvae_labels as _gvae_labels
+from factorbench.models.objectives import ml_vae_labels as _ml_vae_labels
 from factorbench.models.objectives._domain import Interval
 from factorbench.models.objectives._quantization import QUANTIZED_OPTIMIZER, Codebook, LatentQuantizer, Quantized
+from factorbench.models.objectives.ada_gvae import ada_gvae
+from factorbench.models.objectives.ada_ml_vae import ada_ml_vae
 from factorbench.models.objectives.ae import ae
 from factorbench.models.objectives.annealed_vae import annealed_vae
 from factorbench.models.objectives.beta_tc_vae import beta_tc_vae
@@ -49,6 +55,8 @@ from factorbench.models.objectives.factor_vae import (
     factor_vae,
     permute_dims,
 )
+from factorbench.models.objectives.gvae_labels import gvae_labels
+from factorbench.models.objectives.ml_vae_labels import ml_vae_labels
 from factorbench.models.objectives.qlae import qlae
 from factorbench.models.objectives.qlvae import qlvae
 from factorbench.models.objectives.vae import vae
@@ -74,6 +82,12 @@ class ObjectiveSpec:
         inputs: extra keyword inputs the loss requires besides the six positional arguments.
         optimizer: optimizer hints of the method that differ from the study's Adam(1e-4) (e.g. weight decay).
         citation: the paper.
+        batches: what one training batch holds: "single" observations, or "pairs" of observations sharing all
+            but a few factors (`factorbench.models.step.SAMPLERS`).
+        posterior: `posterior(mean, logvar, **batch extras) -> (mean, logvar)`, applied to the encoder's output
+            before z is drawn (pair objectives share parts of the two posteriors), or None.
+        batch_params: hyperparameters the batch sampler reads (a pair's `k`) rather than the loss.
+        aliases: other names `get` accepts (disentanglement_lib's gin names).
     """
 
     name: str
@@ -86,6 +100,10 @@ class ObjectiveSpec:
     optimizer: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     citation: str = ""
     domains: Mapping[str, Interval] = dataclasses.field(default_factory=dict)
+    batches: str = "single"
+    posterior: Callable[..., Any] | None = None
+    batch_params: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
 
     def check(self, hparams: Mapping[str, Any]) -> None:
         """Refuse a plain number outside its hyperparameter's declared domain (traced values are not checked)."""
@@ -123,6 +141,9 @@ def _spec(loss: Callable[..., Any], kind: str, sweep_param: str | None, citation
     inputs = tuple(p.name for p in keyword if p.default is inspect.Parameter.empty)
     if kind not in KINDS:
         raise ValueError(f"kind {kind!r} is not one of {KINDS}")
+    unread = set(extra.get("batch_params", ())) - set(defaults)
+    if unread:
+        raise ValueError(f"batch_params {sorted(unread)} are not hyperparameters of {loss.__name__}")
     if sweep_param is not None and sweep_param not in defaults:
         raise ValueError(f"sweep_param {sweep_param!r} is not a hyperparameter of {loss.__name__}")
     hints = typing.get_type_hints(loss, include_extras=True)
@@ -173,8 +194,19 @@ OBJECTIVES: dict[str, ObjectiveSpec] = {
         _spec(dip_vae_ii, "vae", "lambda_od", "Kumar et al., ICLR 2018"),
         _spec(qlae, "quantized", None, "Hsu et al., NeurIPS 2023", sampled=False, optimizer=QUANTIZED_OPTIMIZER),
         _spec(qlvae, "quantized", None, "Hsu et al., NeurIPS 2023", optimizer=QUANTIZED_OPTIMIZER),
+        *(
+            _spec(loss, "vae", "beta", "Locatello et al., ICML 2020", batches="pairs",
+                  posterior=module.posterior, batch_params=("k",), aliases=(alias,))
+            for module, loss, alias in (
+                (_ada_gvae, ada_gvae, "group_vae_argmax"),
+                (_ada_ml_vae, ada_ml_vae, "mlvae_argmax"),
+                (_gvae_labels, gvae_labels, "group_vae_labels"),
+                (_ml_vae_labels, ml_vae_labels, "mlvae_labels"),
+            )
+        ),
     )
 }
+ALIASES: dict[str, str] = {alias: spec.name for spec in OBJECTIVES.values() for alias in spec.aliases}
 
 # The Locatello et al. (ICML 2019) study grid: six values of sweep_param per method
 # (disentanglement_lib config/unsupervised_study_v1/sweep.py; see shared/reference/disentanglement_lib.md sec 2.4).
@@ -196,7 +228,7 @@ def names() -> list[str]:
 def get(name: str) -> ObjectiveSpec:
     """The spec of objective `name`; an unknown name raises ValueError with the closest matches."""
     try:
-        return OBJECTIVES[name]
+        return OBJECTIVES[ALIASES.get(name, name)]
     except KeyError:
         close = difflib.get_close_matches(name, OBJECTIVES, n=3)
         hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else f" Known: {', '.join(OBJECTIVES)}."
@@ -204,6 +236,7 @@ def get(name: str) -> ObjectiveSpec:
 
 
 __all__ = [
+    "ALIASES",
     "DISCRIMINATOR_OPTIMIZER",
     "KINDS",
     "OBJECTIVES",
@@ -215,6 +248,8 @@ __all__ = [
     "LatentQuantizer",
     "ObjectiveSpec",
     "Quantized",
+    "ada_gvae",
+    "ada_ml_vae",
     "ae",
     "annealed_vae",
     "beta_tc_vae",
@@ -224,6 +259,8 @@ __all__ = [
     "discriminator_loss",
     "factor_vae",
     "get",
+    "gvae_labels",
+    "ml_vae_labels",
     "names",
     "permute_dims",
     "qlae",

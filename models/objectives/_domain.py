@@ -38,3 +38,6 @@ class Interval:
 
 #: A loss weight: a penalty's coefficient, never negative (a negative weight rewards the penalised term).
 WEIGHT = Interval(0.0, 1e6)
+
+#: Factors resampled between the two images of a pair (dlib's `dynamics.k`); -1 (or 0) draws the count per pair.
+FACTORS_CHANGED = Interval(-1, 64, integer=True)

@@ -21,6 +21,17 @@ from factorbench.models.engine import num_updates
 FINAL = 8
 
 
+# A pair objective: members differ in beta and in k (the pair sampler's traced hyperparameter).
+WEAK = "ada_gvae"
+WEAK_MEMBERS = [{"seed": 0, "beta": 1.0, "k": -1}, {"seed": 1, "beta": 4.0, "k": 1}]
+
+
+@pytest.fixture(scope="module")
+def trained_weak(tmp_path_factory, compile_cache, tiny):
+    config, _ = tiny
+    return train_ensemble("sprites", WEAK, WEAK_MEMBERS, out_dir=tmp_path_factory.mktemp("weak"), **config)
+
+
 def _logs(run_dir):
     return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
 
@@ -65,15 +76,17 @@ def test_run_directory_contract(trained):
                        log_every=4, checkpoint_every=4, progress=False, out_dir=trained[0].parent)
 
 
-def test_ensemble_member_matches_the_same_model_trained_alone(trained, tiny, tmp_path):
+@pytest.mark.parametrize("objective", ["beta_vae", WEAK])
+def test_ensemble_member_matches_the_same_model_trained_alone(objective, trained, trained_weak, tiny, tmp_path):
     config, members = tiny
-    alone = train_ensemble("sprites", "beta_vae", [members[1]], out_dir=tmp_path, **config)
-    a, b = _final_leaves(alone[0]), _final_leaves(trained[1])
+    runs, members = (trained, members) if objective == "beta_vae" else (trained_weak, WEAK_MEMBERS)
+    alone = train_ensemble("sprites", objective, [members[1]], out_dir=tmp_path, **config)
+    a, b = _final_leaves(alone[0]), _final_leaves(runs[1])
     assert len(a) == len(b) > 10
     for x, y in zip(a, b):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
     # and the two members of the ensemble really differ (seeds and beta)
-    assert not any(np.allclose(x, y) for x, y in zip(_final_leaves(trained[0]), b) if x.dtype == np.float32)
+    assert not any(np.allclose(x, y) for x, y in zip(_final_leaves(runs[0]), b) if x.dtype == np.float32)
 
 
 _RESUME_SCRIPT = """
@@ -88,15 +101,17 @@ def hang_after_first_checkpoint(step, logs):
         print("CHECKPOINTED", flush=True)
         time.sleep(600)
 
-train_ensemble("sprites", "beta_vae", {members!r}, out_dir=sys.argv[1], on_log=hang_after_first_checkpoint,
+train_ensemble("sprites", {objective!r}, {members!r}, out_dir=sys.argv[1], on_log=hang_after_first_checkpoint,
                **{config!r})
 """
 
 
-def test_killed_run_resumes_bit_identical(trained, tiny, tmp_path, compile_cache):
+@pytest.mark.parametrize("objective", ["beta_vae", WEAK])
+def test_killed_run_resumes_bit_identical(objective, trained, trained_weak, tiny, tmp_path, compile_cache):
     config, members = tiny
+    runs, members = (trained, members) if objective == "beta_vae" else (trained_weak, WEAK_MEMBERS)
     script = tmp_path / "train.py"
-    script.write_text(textwrap.dedent(_RESUME_SCRIPT.format(members=members, config=config)))
+    script.write_text(textwrap.dedent(_RESUME_SCRIPT.format(objective=objective, members=members, config=config)))
     out = tmp_path / "runs"
     proc = subprocess.Popen([sys.executable, str(script), str(out), str(compile_cache)], stdout=subprocess.PIPE,
                             text=True)
@@ -105,17 +120,26 @@ def test_killed_run_resumes_bit_identical(trained, tiny, tmp_path, compile_cache
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    run_dirs = [out / d.name for d in trained]
+    run_dirs = [out / d.name for d in runs]
     for d in run_dirs:
         assert json.loads((d / "config.json").read_text())["status"] == "running"
         assert checkpoint.steps(d / "checkpoints") == [4]
-    resumed = train_ensemble("sprites", "beta_vae", members, out_dir=out, **config)
+    resumed = train_ensemble("sprites", objective, members, out_dir=out, **config)
     assert resumed == run_dirs
-    for fresh, uninterrupted in zip(resumed, trained):
+    for fresh, uninterrupted in zip(resumed, runs):
         for x, y in zip(_final_leaves(fresh), _final_leaves(uninterrupted)):
             np.testing.assert_array_equal(x, y)
         assert [ln["step"] for ln in _logs(fresh)] == [4, 8]
         assert _logs(fresh)[1]["loss"] == _logs(uninterrupted)[1]["loss"]
+
+
+def test_weak_objective_trains_on_pairs(trained_weak):
+    for run_dir in trained_weak:
+        logs = _logs(run_dir)
+        assert logs[1]["loss"] < logs[0]["loss"]
+        cfg = json.loads((run_dir / "config.json").read_text())
+        assert cfg["objective"] == WEAK and cfg["status"] == "done" and cfg["data_source"] == "device renderer"
+    assert [d.name for d in trained_weak] == ["sprites-ada_gvae-beta1-seed0", "sprites-ada_gvae-beta4-k1-seed1"]
 
 
 _FRESH_PROCESS = """
@@ -225,7 +249,7 @@ def test_feed_renders_on_device_holds_small_datasets_whole_and_redraws_pools_of_
     from factorbench.models.step import Feed
 
     feed = Feed(datasets.load("sprites_color"), 4)
-    x = jax.jit(feed.sample)(jax.random.PRNGKey(0), feed.data(0))
+    x = jax.jit(feed.sample)(jax.random.PRNGKey(0), feed.data(0))["x"]
     assert feed.description == "device renderer" and x.shape == (4, 64, 64, 3) and x.dtype == jnp.float32
     assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0 and float(x.max()) > 0.4
 
@@ -253,7 +277,7 @@ def test_feed_renders_on_device_holds_small_datasets_whole_and_redraws_pools_of_
     np.testing.assert_array_equal(np.asarray(feed.data(1)), first)
     assert not np.array_equal(first, second)
     np.testing.assert_array_equal(np.asarray(fresh.data(3)), second)  # pool 1 without pool 0 before it
-    batch = np.asarray(jax.jit(feed.sample)(jax.random.PRNGKey(1), feed.data(2))) * 255
+    batch = np.asarray(jax.jit(feed.sample)(jax.random.PRNGKey(1), feed.data(2))["x"]) * 255
     assert all((np.abs(second.astype(np.float32) - image).max(axis=(1, 2, 3)) < 1e-3).any() for image in batch)
 
 

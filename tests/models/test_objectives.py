@@ -110,7 +110,8 @@ def call(name, batch, step=0, **hparams):
 
 def test_registry_names_kinds_and_study_grid():
     assert objectives.names() == ["ae", "vae", "beta_vae", "annealed_vae", "factor_vae", "beta_tc_vae", "dip_vae_i",
-                                  "dip_vae_ii", "qlae", "qlvae"]  # fmt: skip
+                                  "dip_vae_ii", "qlae", "qlvae", "ada_gvae", "ada_ml_vae", "gvae_labels",
+                                  "ml_vae_labels"]  # fmt: skip
     kinds = {name: spec.kind for name, spec in OBJECTIVES.items()}
     assert kinds["ae"] == "ae" and kinds["factor_vae"] == "factor_vae"
     assert kinds["qlae"] == kinds["qlvae"] == "quantized"
@@ -158,7 +159,8 @@ def test_every_hyperparameter_declares_its_domain_beside_its_default(name):
     assert set(spec.domains) == set(spec.defaults)
     for hp, domain in spec.domains.items():
         assert domain.contains(spec.defaults[hp])
-        for bad in (float("nan"), float("inf"), -1.0, domain.high * 10):
+        # below the domain: a negative weight for most (-1 is a pair objective's k sentinel, "draw the count")
+        for bad in (float("nan"), float("inf"), min(-1.0, domain.low - 1.0), domain.high * 10):
             with pytest.raises(ValueError, match=f"{hp}=.* is outside its domain"):
                 spec.hparams(**{hp: bad})
     study = STUDY_VALUES.get(name, [])
