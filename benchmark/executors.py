@@ -23,6 +23,7 @@ from typing import Any
 
 from factorbench.benchmark.store import ResultsStore
 from factorbench.benchmark.studies import Config, Study, resolve_dataset
+from factorbench.models.study_settings import STUDY_LEARNING_RATE, STUDY_NUM_LATENTS
 
 EXECUTORS = ("local", "ray")
 
@@ -59,8 +60,8 @@ class Task:
     eval_seed: int
     sample_sizes: dict[str, int] | None
     progress: bool = True
-    learning_rate: float = 1e-4  # the study's (`Study.learning_rate`), passed on by plan_sweep
-    num_latents: int = 10
+    learning_rate: float = STUDY_LEARNING_RATE  # the study's (`Study.learning_rate`), passed on by plan_sweep
+    num_latents: int = STUDY_NUM_LATENTS
 
 
 def run_task(task: Task) -> list[dict[str, Any]]:

@@ -28,6 +28,14 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from factorbench.models.study_settings import (
+    STUDY_ARCHITECTURE,
+    STUDY_BATCH_SIZE,
+    STUDY_LEARNING_RATE,
+    STUDY_NUM_LATENTS,
+    STUDY_STEPS,
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class Method:
@@ -105,15 +113,15 @@ class Study:
     methods: tuple[Method, ...]
     seeds: int
     steps: int
-    batch_size: int = 64
-    architecture: str = "conv"
-    learning_rate: float = 1e-4
-    num_latents: int = 10
+    batch_size: int = STUDY_BATCH_SIZE
+    architecture: str = STUDY_ARCHITECTURE
+    learning_rate: float = STUDY_LEARNING_RATE
+    num_latents: int = STUDY_NUM_LATENTS
     protocol: str = "dlib"
     metrics: tuple[str, ...] | None = None  # None: every metric
     representations: tuple[str, ...] = ("mean", "sampled")
     sample_sizes: tuple[tuple[str, int], ...] = ()  # evaluation sample-size overrides (a shortened evaluation)
-    full_steps: int = 300_000  # the published step count; runs with fewer steps are labelled shortened
+    full_steps: int = STUDY_STEPS  # the published step count; runs with fewer steps are labelled shortened
     citation: str = ""
 
     @property
@@ -275,8 +283,8 @@ LOCATELLO2019 = Study(
     name="locatello2019",
     description="Locatello et al. (ICML 2019) unsupervised_study_v1: 7 datasets x 6 methods x 6 values x 50 seeds "
     "= 12,600 models, numbered as in disentanglement_lib",
-    datasets=LOCATELLO_DATASETS, methods=LOCATELLO_METHODS, seeds=50, steps=300_000, batch_size=64,
-    architecture="conv", protocol="dlib", metrics=None, representations=("mean", "sampled"),
+    datasets=LOCATELLO_DATASETS, methods=LOCATELLO_METHODS, seeds=50, steps=STUDY_STEPS, batch_size=STUDY_BATCH_SIZE,
+    architecture=STUDY_ARCHITECTURE, protocol="dlib", metrics=None, representations=("mean", "sampled"),
     citation="Locatello et al., Challenging Common Assumptions in the Unsupervised Learning of Disentangled "
     "Representations, ICML 2019 (arXiv 1811.12359)",
 )

@@ -15,7 +15,7 @@ import importlib
 _EXPORTS = {
     "train_ensemble": "factorbench.models.engine",
     "run_name": "factorbench.models.engine",
-    "STUDY_STEPS": "factorbench.models.engine",
+    "STUDY_STEPS": "factorbench.models.study_settings",
     "load_encoder": "factorbench.models.export",
     "export_encoder": "factorbench.models.export",
     "ARCHITECTURES": "factorbench.models.architectures",

@@ -48,8 +48,14 @@ from factorbench.models.layers import DEFAULT_FORMULATION
 from factorbench.models.lock import locked
 from factorbench.models.objectives import get as get_objective
 from factorbench.models.step import Feed, Program, default_strategy
+from factorbench.models.study_settings import (
+    STUDY_ARCHITECTURE,
+    STUDY_BATCH_SIZE,
+    STUDY_LEARNING_RATE,
+    STUDY_NUM_LATENTS,
+    STUDY_STEPS,
+)
 
-STUDY_STEPS = 300_000
 EXPORT_FORMULATION = "lax"
 _VERSION_PACKAGES = ("factorbench", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
 
@@ -157,13 +163,13 @@ def train_ensemble(
     steps: int,
     out_dir: str | os.PathLike,
     *,
-    batch_size: int = 64,
-    architecture: str = "conv",
+    batch_size: int = STUDY_BATCH_SIZE,
+    architecture: str = STUDY_ARCHITECTURE,
     checkpoint_every: int = 10_000,
     log_every: int = 500,
     progress: bool = True,
-    num_latents: int = 10,
-    learning_rate: float = 1e-4,
+    num_latents: int = STUDY_NUM_LATENTS,
+    learning_rate: float = STUDY_LEARNING_RATE,
     dlib_step_counter: bool = False,
     strategy: str | None = None,
     formulation: str = DEFAULT_FORMULATION,

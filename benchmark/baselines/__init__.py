@@ -25,10 +25,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from factorbench.models.study_settings import STUDY_STEPS
+
 BASELINE_DIR = Path(__file__).resolve().parent
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1
-STUDY_STEPS = 300_000
 #: How the quickstart scores a representation: the fast protocol on small samples (labelled shortened). About
 #: 8,700 encoded images a model (BetaVAE's pairs dominate), so a 2-core CPU scores one in about 10 s; the numbers are
 #: noisier than the full protocol's and are compared only with each other.

@@ -13,6 +13,13 @@ import itertools
 from pathlib import Path
 from typing import Any
 
+from factorbench.models.study_settings import (
+    STUDY_ARCHITECTURE,
+    STUDY_BATCH_SIZE,
+    STUDY_LEARNING_RATE,
+    STUDY_STEPS,
+)
+
 #: The largest --batch-size accepted: 32768 sprites images are 1.5 GiB per batch on the device already.
 MAX_BATCH_SIZE = 32_768
 #: The most models one `train` call builds (seeds x hyperparameter values), one compiled program for all.
@@ -66,11 +73,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "beta_tc_vae, dip_vae_i, dip_vae_ii, qlae, qlvae; on pairs of images (weak "
                         "supervision): ada_gvae, ada_ml_vae, gvae_labels, ml_vae_labels")
     parser.add_argument("--seeds", default="0", help="seeds: a range 0-9 or a list 0,3,5 (default 0)")
-    parser.add_argument("--steps", type=int, default=300_000, help="updates per model (default 300000, the study's)")
+    parser.add_argument("--steps", type=int, default=STUDY_STEPS,
+                        help=f"updates per model (default {STUDY_STEPS}, the study's)")
     parser.add_argument("--out", default="runs", help="parent folder of the run directories")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--architecture", default="conv", choices=("conv", "fc"))
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--batch-size", type=int, default=STUDY_BATCH_SIZE)
+    parser.add_argument("--architecture", default=STUDY_ARCHITECTURE, choices=("conv", "fc"))
+    parser.add_argument("--learning-rate", type=float, default=STUDY_LEARNING_RATE)
     parser.add_argument("--log-every", type=int, default=500, help="updates between log lines (and per compiled call)")
     parser.add_argument("--checkpoint-every", type=int, default=10_000)
     parser.add_argument("--dlib-step-counter", action="store_true",
