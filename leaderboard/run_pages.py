@@ -19,8 +19,6 @@ RUN_IMAGES = ("traversals.png", "reconstructions.png")
 # Where the metrics driver keeps the matrices the run page draws: (metric, detail name), first found wins.
 MI_SOURCES = (("mig", "mi_matrix"), ("modularity_explicitness", "mi_matrix"))
 IMPORTANCE_SOURCES = (("dci", "importance_matrix"),)
-ENTROPY_NAMES = ("factor_entropy", "factor_entropies", "entropies")
-GAP_NAMES = ("per_factor_gap", "per_factor", "mig_per_factor")
 
 
 @dataclass
@@ -135,7 +133,7 @@ def _run_figures(page: RunPage, details: dict, representation: str) -> None:
             "note": f"details {metric}.mi_matrix; a disentangled code has one dark cell per row",
             "view": matrix_view(mi, row_labels=factors, col_labels=[f"z{j}" for j in range(mi.shape[1])],
                                 cmap="Blues", vmin=0.0)})
-        page.gaps[representation] = _mig_gaps(mi, details.get(metric) or {}, factors)
+        page.gaps[representation] = _mig_gaps(mi, details.get("mig") or {}, factors)
     found = _lookup(details, IMPORTANCE_SOURCES)
     if found is not None:
         metric, importance = found  # codes x factors, shown transposed so rows are factors as in the MI map
@@ -150,22 +148,11 @@ def _run_figures(page: RunPage, details: dict, representation: str) -> None:
 
 
 def _mig_gaps(mi: np.ndarray, mig_details: dict, factors: list[str]) -> list[dict]:
-    """Per factor: the MI gap between its two most informative latents, normalised when entropies are known."""
-    ordered = np.sort(mi, axis=1)[:, ::-1]
-    gap = ordered[:, 0] - (ordered[:, 1] if mi.shape[1] > 1 else 0.0)
-    normalized: list[float | None] = [None] * len(gap)
-    for name in GAP_NAMES:
-        given = mig_details.get(name)
-        if isinstance(given, list) and len(given) == len(gap) and all(isinstance(x, int | float) for x in given):
-            normalized = [float(x) for x in given]
-            break
-    else:
-        for name in ENTROPY_NAMES:
-            entropy = mig_details.get(name)
-            if isinstance(entropy, list) and len(entropy) == len(gap):
-                h = np.asarray(entropy, dtype=np.float64)
-                normalized = [float(g / e) if e > 0 else None for g, e in zip(gap, h)]
-                break
+    """Per factor: MIG's own gap between its two most informative latents (`metrics.mig.mig` stores it over the
+    factor's entropy, with the entropy), and the latent with the most information; none without MIG's details."""
+    normalized, entropy = mig_details.get("per_factor_gap"), mig_details.get("factor_entropy")
+    if not all(isinstance(v, list) and len(v) == mi.shape[0] for v in (normalized, entropy)):
+        return []
     best = np.argmax(mi, axis=1)
-    return [{"factor": f, "gap": float(g), "normalized": n, "latent": f"z{int(b)}"}
-            for f, g, n, b in zip(factors, gap, normalized, best)]
+    return [{"factor": f, "gap": float(g) * float(h), "normalized": float(g), "latent": f"z{int(b)}"}
+            for f, g, h, b in zip(factors, normalized, entropy, best)]

@@ -71,7 +71,9 @@ def synthetic_evaluation(quality: float, rng: np.random.Generator, *, protocol: 
     for k in range(n_factors):
         importance[(3 * k) % n_codes, k] += quality
     importance /= importance.sum()
-    mig_details = {"mi_matrix": mi.tolist(), "factor_entropies": entropies.tolist()}
+    ordered = np.sort(mi, axis=1)
+    gaps = (ordered[:, -1] - ordered[:, -2]) / entropies  # what `metrics.mig.mig` stores as per_factor_gap
+    mig_details = {"mi_matrix": mi.tolist(), "factor_entropy": entropies.tolist(), "per_factor_gap": gaps.tolist()}
     if factor_names:
         mig_details["factor_names"] = factor_names
     contract = tracks.get(track) if track else None
