@@ -126,25 +126,27 @@ def _run_figures(page: RunPage, details: dict, representation: str) -> None:
     found = _lookup(details, MI_SOURCES)
     if found is not None:
         metric, mi = found  # factors x codes
-        factors = _labels(details, "factor_names", mi.shape[0], "factor ")
-        page.heatmaps.append({
-            "representation": representation, "kind": "mi",
-            "title": "Mutual information between each factor and each latent (nats)",
-            "note": f"details {metric}.mi_matrix; a disentangled code has one dark cell per row",
-            "view": matrix_view(mi, row_labels=factors, col_labels=[f"z{j}" for j in range(mi.shape[1])],
-                                cmap="Blues", vmin=0.0)})
-        page.gaps[representation] = _mig_gaps(mi, details.get("mig") or {}, factors)
+        _heatmap(page, details, representation, "mi", mi, cmap="Blues",
+                 title="Mutual information between each factor and each latent (nats)",
+                 note=f"details {metric}.mi_matrix; a disentangled code has one dark cell per row")
+        page.gaps[representation] = _mig_gaps(mi, details.get("mig") or {},
+                                               _labels(details, "factor_names", mi.shape[0], "factor "))
     found = _lookup(details, IMPORTANCE_SOURCES)
     if found is not None:
         metric, importance = found  # codes x factors, shown transposed so rows are factors as in the MI map
-        matrix = importance.T
-        factors = _labels(details, "factor_names", matrix.shape[0], "factor ")
-        page.heatmaps.append({
-            "representation": representation, "kind": "dci",
-            "title": "DCI importance of each latent for predicting each factor",
-            "note": f"details {metric}.importance_matrix (latents x factors), shown transposed",
-            "view": matrix_view(matrix, row_labels=factors, col_labels=[f"z{j}" for j in range(matrix.shape[1])],
-                                cmap="Purples", vmin=0.0)})
+        _heatmap(page, details, representation, "dci", importance.T, cmap="Purples",
+                 title="DCI importance of each latent for predicting each factor",
+                 note=f"details {metric}.importance_matrix (latents x factors), shown transposed")
+
+
+def _heatmap(page: RunPage, details: dict, representation: str, kind: str, matrix: np.ndarray, *, cmap: str,
+             title: str, note: str) -> None:
+    """One factors x latents colour table on the run page."""
+    factors = _labels(details, "factor_names", matrix.shape[0], "factor ")
+    page.heatmaps.append({
+        "representation": representation, "kind": kind, "title": title, "note": note,
+        "view": matrix_view(matrix, row_labels=factors, col_labels=[f"z{j}" for j in range(matrix.shape[1])],
+                            cmap=cmap, vmin=0.0)})
 
 
 def _mig_gaps(mi: np.ndarray, mig_details: dict, factors: list[str]) -> list[dict]:
