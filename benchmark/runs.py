@@ -144,13 +144,12 @@ def load_representation(run_dir: str | os.PathLike, representation: str = "mean"
     encoder = load_encoder(path)
     if representation == "mean":
         return encoder
-    rng = np.random.default_rng([seed, 0x5A3])
+    from factorbench.benchmark import sampled
+
+    rng = sampled.noise(seed)
 
     def encode_sampled(images: Any) -> np.ndarray:
-        out = np.asarray(encoder(images), np.float32)
-        mean, logvar = np.split(out, 2, axis=1)
-        eps = rng.standard_normal(mean.shape, dtype=np.float32)
-        return mean + np.exp(logvar / 2) * eps
+        return sampled.sample(encoder(images), rng)
 
     return encode_sampled
 

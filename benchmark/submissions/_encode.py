@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from factorbench.benchmark import sampled
 from factorbench.benchmark.submissions._artefact import Artefact, one_line
 from factorbench.benchmark.submissions._contract import MAX_CODE_DIM, SubmissionError
 
@@ -50,12 +51,13 @@ def make_encoder(artefact: Artefact, *, chunk_size: int = 256, representation: s
     """`encode(images float32 [N, 64, 64, C] in [0, 1]) -> float32 [N, D]` over the artefact.
 
     representation "sampled" reads the artefact's output as [means, log-variances] ([N, 2D]) and returns
-    ``mean + exp(logvar / 2) * eps`` with eps from a generator seeded by `seed` (drawn in call order).
+    ``mean + exp(logvar / 2) * eps`` as `evaluate` draws it (`factorbench.benchmark.sampled`: seeded by `seed`,
+    drawn in call order), so both give the same codes for the same model and seed.
     """
     if representation not in REPRESENTATIONS:
         raise SubmissionError(f"representation must be one of {', '.join(REPRESENTATIONS)}, got {representation!r}")
     step = artefact.batch_size or chunk_size
-    noise = np.random.default_rng(seed)
+    noise = sampled.noise(seed)
     widths: dict[int, int] = {}  # batch size -> code width seen: D must not change with the batch
 
     def checked(batch: np.ndarray) -> np.ndarray:
@@ -85,8 +87,7 @@ def make_encoder(artefact: Artefact, *, chunk_size: int = 256, representation: s
             if codes.shape[1] % 2:
                 raise SubmissionError(f"the sampled representation needs [means, log-variances] codes of even width; "
                                       f"got width {codes.shape[1]}")
-            mean, logvar = np.split(codes, 2, axis=1)
-            codes = (mean + np.exp(logvar / 2) * noise.standard_normal(mean.shape)).astype(np.float32)
+            codes = sampled.sample(codes, noise)
         return codes
 
     return encode

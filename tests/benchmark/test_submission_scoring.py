@@ -136,3 +136,24 @@ def test_run_folder_sampled_and_mean_share_one_run(tmp_path):
     by_rep = {s["representation"]: s["value"] for s in store.scores([run["run_id"]])}
     assert set(by_rep) == {"mean", "sampled"}
     assert 0.3 < by_rep["sampled"] < by_rep["mean"]  # noise of std exp(-3) costs a little MIG
+
+
+def test_evaluate_and_submit_draw_the_same_sampled_codes(tmp_path):
+    """The same model and seed: `evaluate`'s and `submit`'s sampled representations are the same codes."""
+    import jax.numpy as jnp
+
+    from factorbench.benchmark.runs import load_representation
+    from factorbench.benchmark.submissions import load_artefact, make_encoder
+
+    params = make.encoder_params()
+    export_encoder(lambda p, x: jnp.concatenate([make.encoder_fn(p, x), jnp.full((x.shape[0], make.CODE_DIM), -2.0)],
+                                                axis=1), params, 1, tmp_path / "encoder_gaussian.jaxexport")
+    images = np.random.default_rng(0).uniform(size=(40, 64, 64, 1)).astype(np.float32)
+    by_evaluate = load_representation(tmp_path, "sampled", seed=3)
+    loaded = load_artefact(tmp_path / "encoder_gaussian.jaxexport", 1, representation="sampled")
+    try:
+        by_submit = make_encoder(loaded, representation="sampled", seed=3)
+        for part in (images[:16], images[16:]):  # two calls: the noise is drawn in call order by both
+            np.testing.assert_allclose(by_submit(part), by_evaluate(part), rtol=1e-5, atol=1e-6)
+    finally:
+        loaded.close()
