@@ -29,6 +29,8 @@ import warnings
 
 import numpy as np
 
+from factorbench.metrics._scale import standardization
+
 #: Bump when the probe's numbers change for the same arrays; the protocols' versions
 #: (`factorbench.metrics.driver.PROTOCOL_VERSIONS`) follow it.
 PROBE_VERSION = 2
@@ -121,8 +123,7 @@ def fit_logistic_probes(codes: np.ndarray, factors: np.ndarray, *, balanced: boo
 
 
 def _fit(codes: np.ndarray, factors: np.ndarray, balanced: bool) -> LogisticProbes:
-    mean = codes.mean(axis=0)
-    std = np.where(np.ptp(codes, axis=0) > 0, codes.std(axis=0), 1.0)
+    mean, std = standardization(codes)
     x = (codes - mean) / std
     classes = [np.unique(factors[:, k]) for k in range(factors.shape[1])]
     width = max(len(c) for c in classes)

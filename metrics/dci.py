@@ -7,6 +7,7 @@ import numpy as np
 
 from factorbench.metrics._checks import check_train_test
 from factorbench.metrics._info import normalized_entropy
+from factorbench.metrics._scale import standardization
 
 
 def disentanglement(importance: np.ndarray) -> float:
@@ -33,8 +34,7 @@ def importance_gbt(zt, yt, ze, ye, random_state=None):
     1e-8 would get no split at all."""
     from sklearn.ensemble import GradientBoostingClassifier
 
-    mean, std = zt.mean(axis=0), zt.std(axis=0)
-    std = np.where(np.ptp(zt, axis=0) > 0, std, 1.0)
+    mean, std = standardization(zt)
     zt, ze = (zt - mean) / std, (ze - mean) / std
     importance = np.zeros((zt.shape[1], yt.shape[1]))
     acc_train, acc_test = np.ones(yt.shape[1]), np.ones(yt.shape[1])

@@ -7,6 +7,7 @@ import numpy as np
 
 from factorbench.metrics._checks import check_codes_factors
 from factorbench.metrics._info import entropy
+from factorbench.metrics._scale import standardization
 
 
 def nmi_matrix(z: np.ndarray, y: np.ndarray, n_neighbors: int = 3, random_state: int = 0) -> np.ndarray:
@@ -15,8 +16,8 @@ def nmi_matrix(z: np.ndarray, y: np.ndarray, n_neighbors: int = 3, random_state:
     distinct (KSG finds no neighbour of the same value), gets a zero row."""
     from sklearn.feature_selection import mutual_info_classif
 
-    std = z.std(axis=0)
-    x = (z - z.mean(axis=0)) / np.where(np.ptp(z, axis=0) > 0, std, 1.0)
+    mean, std = standardization(z)
+    x = (z - mean) / std
     h = entropy(y)
     out = np.zeros((y.shape[1], z.shape[1]))
     for k in range(y.shape[1]):

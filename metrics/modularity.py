@@ -9,6 +9,7 @@ import numpy as np
 
 from factorbench.metrics._checks import check_num_bins, check_train_test
 from factorbench.metrics._info import histogram_discretize, mutual_info_matrix
+from factorbench.metrics._scale import standardization
 
 
 def modularity_from_mi(mi: np.ndarray) -> np.ndarray:
@@ -86,8 +87,7 @@ def modularity_explicitness(
     num_bins = check_num_bins("modularity_explicitness", num_bins)
     mi = mutual_info_matrix(histogram_discretize(zt, num_bins), yt)
     per_code = modularity_from_mi(mi)
-    mean, std = zt.mean(axis=0), zt.std(axis=0)
-    std = np.where(np.ptp(zt, axis=0) > 0, std, 1.0)
+    mean, std = standardization(zt)
     xt, xe = (zt - mean) / std, (ze - mean) / std
     if probe == "sklearn":
         train, test = _explicitness_sklearn(xt, yt, xe, ye)
