@@ -12,7 +12,7 @@ from factorbench import datasets
 from factorbench.benchmark import baselines
 from factorbench.metrics import dci, downstream, infomec, irs, mig, modularity, sap, unsupervised
 from factorbench.metrics._probe import FIT, fit_logistic_probes
-from factorbench.metrics.reproducibility import tolerance
+from factorbench.metrics.reproducibility import FLIPPED_PREDICTIONS, tolerance
 
 #: The quickstart's sample (`benchmark.baselines.EVALUATION`), where the CPU-dependent scores were found.
 SIZES = {"train": 1000, "test": 500}
@@ -28,7 +28,9 @@ def test_probe_predicts_as_sklearn_at_the_converged_optimum(mixed):
         model = LogisticRegression(C=FIT["C"], solver="newton-cg", tol=FIT["tol"]).fit(x, f[:, k])
         width = len(model.classes_)
         np.testing.assert_allclose(proba[k, :, :width], model.predict_proba(x), atol=1e-6)
-        assert probes.accuracy(z, f)[k] == np.mean(model.predict(x) == f[:, k])
+        # two solvers, two rounding paths: a point on a decision boundary may go either way (the stated bound)
+        changed = abs(probes.accuracy(z, f)[k] - np.mean(model.predict(x) == f[:, k])) * len(x)
+        assert changed <= FLIPPED_PREDICTIONS + 1e-9
         # the optimum: the mean loss's gradient (sklearn's objective) is zero to the fit's tolerance
         onehot = (f[:, k, None] == model.classes_[None, :]).astype(float)
         residual = proba[k, :, :width] - onehot
